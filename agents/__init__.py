@@ -1,0 +1,1 @@
+"""rlkit agents: one file per algorithm family."""

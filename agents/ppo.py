@@ -1,0 +1,199 @@
+"""Proximal Policy Optimization with the clipped surrogate objective (Schulman et al. 2017).
+
+For each rollout of ``n_steps`` x ``n_envs`` steps, compute GAE advantages A and returns R,
+then for ``n_epochs`` over shuffled minibatches minimize
+
+    L = -E[min(r A, clip(r, 1 - eps, 1 + eps) A)] + c_v E[(V(s) - R)^2] - c_e E[H(pi(.|s))]
+
+with r = pi(a|s) / pi_old(a|s). Discrete actions use a categorical policy, Box actions a
+diagonal Gaussian.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.agent import Agent
+from rlkit.buffers import RolloutBuffer, minibatches
+from rlkit.config import TrainConfig
+from rlkit.errors import ConfigError
+from rlkit.networks import ActorCritic, make_adam
+from rlkit.rollout import collect_rollout
+
+
+@dataclass
+class PPOConfig(TrainConfig):
+    """PPO hyperparameters (on top of the shared training settings)."""
+
+    n_steps: int = 2048
+    """steps per env per rollout"""
+    batch_size: int = 64
+    """minibatch size"""
+    n_epochs: int = 10
+    """passes over each rollout"""
+    learning_rate: float = 3e-4
+    """Adam step size"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over training"""
+    adam_eps: float = 1e-5
+    """Adam epsilon"""
+    gae_lambda: float = 0.95
+    """GAE lambda (1 = Monte-Carlo advantages, 0 = one-step TD error)"""
+    clip_range: float = 0.2
+    """eps in clip(r, 1 - eps, 1 + eps)"""
+    anneal_clip_range: bool = False
+    """decay clip_range linearly to 0 over training"""
+    clip_range_vf: float | None = None
+    """clip the value update around the old value by this much (None: no clipping)"""
+    normalize_advantage: bool = True
+    """standardize advantages in each minibatch"""
+    ent_coef: float = 0.0
+    """entropy bonus coefficient c_e"""
+    vf_coef: float = 0.5
+    """value loss coefficient c_v"""
+    max_grad_norm: float = 0.5
+    """clip the global gradient norm to this"""
+    target_kl: float | None = None
+    """stop the epochs early once approx KL exceeds 1.5 x this (None: never)"""
+    share_torso: bool = False
+    """one torso for actor and critic (else two of the same shape)"""
+    log_std_init: float = 0.0
+    """initial log std of the Gaussian policy (Box actions)"""
+
+    def validate(self) -> None:
+        for key in ("n_steps", "batch_size", "n_epochs", "n_envs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
+            raise ConfigError("config keys 'gamma' and 'gae_lambda' must lie in [0, 1]")
+        if self.clip_range <= 0 or self.learning_rate <= 0:
+            raise ConfigError("config keys 'clip_range' and 'learning_rate' must be > 0")
+
+
+def clipped_surrogate_loss(
+    ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float
+) -> torch.Tensor:
+    """-E[min(r A, clip(r, 1 - eps, 1 + eps) A)]."""
+    unclipped = ratio * advantages
+    clipped = torch.clamp(ratio, 1.0 - clip_range, 1.0 + clip_range) * advantages
+    return -torch.min(unclipped, clipped).mean()
+
+
+def value_loss(
+    values: torch.Tensor,
+    old_values: torch.Tensor,
+    returns: torch.Tensor,
+    clip_range_vf: float | None,
+) -> torch.Tensor:
+    """E[(V - R)^2], or with clipping E[max((V - R)^2, (V_old + clip(V - V_old) - R)^2)]."""
+    if clip_range_vf is None:
+        return (values - returns).pow(2).mean()
+    clipped = old_values + torch.clamp(values - old_values, -clip_range_vf, clip_range_vf)
+    return torch.max((values - returns).pow(2), (clipped - returns).pow(2)).mean()
+
+
+class PPO(Agent):
+    name = "ppo"
+    Config = PPOConfig
+    config: PPOConfig
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.policy = ActorCritic(
+            self.observation_space,
+            self.action_space,
+            cfg.approximator,
+            share_torso=cfg.share_torso,
+            log_std_init=cfg.log_std_init,
+        ).to(self.device)
+        self.optimizer = make_adam(self.policy.parameters(), cfg.learning_rate, cfg.adam_eps)
+        continuous = isinstance(self.action_space, gym.spaces.Box)
+        self.buffer = RolloutBuffer(
+            cfg.n_steps,
+            cfg.n_envs,
+            obs_shape=self.observation_space.shape,
+            action_shape=self.action_space.shape,
+            obs_dtype=np.float32 if continuous or self.observation_space.shape else np.int64,
+            action_dtype=np.float32 if continuous else np.int64,
+        )
+
+    def modules(self) -> dict[str, Any]:
+        return {"policy": self.policy, "optimizer": self.optimizer}
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        if deterministic:
+            return self.policy.deterministic_action(obs)
+        return self.policy.act(obs)[0]
+
+    def collect(self) -> None:
+        cfg = self.config
+        collect_rollout(
+            self.runner,
+            self.buffer,
+            self.policy,
+            self.preprocess,
+            self.action_space,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
+        self.global_step += cfg.n_steps * cfg.n_envs
+
+    def update(self) -> dict[str, Any]:
+        cfg = self.config
+        remaining = self.progress_remaining
+        lr = cfg.learning_rate * (remaining if cfg.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        clip_range = cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0)
+        data = self.buffer.get(self.device)
+        stats: list[torch.Tensor] = []
+        for _ in range(cfg.n_epochs):
+            epoch_kl = []
+            for batch in minibatches(data, cfg.batch_size, self.generator):
+                log_probs, entropy, values = self.policy.evaluate_actions(batch.obs, batch.actions)
+                advantages = batch.advantages
+                if cfg.normalize_advantage and len(advantages) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                log_ratio = log_probs - batch.log_probs
+                ratio = log_ratio.exp()
+                policy_loss = clipped_surrogate_loss(ratio, advantages, clip_range)
+                v_loss = value_loss(values, batch.values, batch.returns, cfg.clip_range_vf)
+                entropy_loss = -entropy.mean()
+                loss = policy_loss + cfg.vf_coef * v_loss + cfg.ent_coef * entropy_loss
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
+                self.optimizer.step()
+                self.n_updates += 1
+
+                with torch.no_grad():
+                    # k3 estimator of KL(pi_old || pi): E[(r - 1) - log r]
+                    approx_kl = ((ratio - 1.0) - log_ratio).mean()
+                    clip_fraction = ((ratio - 1.0).abs() > clip_range).float().mean()
+                    stats.append(
+                        torch.stack([policy_loss, v_loss, -entropy_loss, approx_kl, clip_fraction])
+                    )
+                epoch_kl.append(approx_kl)
+            if cfg.target_kl is not None and torch.stack(epoch_kl).mean() > 1.5 * cfg.target_kl:
+                break
+        means = torch.stack(stats).mean(0).tolist()
+        explained_var = 1.0 - (data.returns - data.values).var() / (data.returns.var() + 1e-8)
+        metrics = dict(
+            zip(
+                ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"),
+                means,
+                strict=True,
+            )
+        )
+        out = {f"losses/{key}": value for key, value in metrics.items()}
+        out["losses/explained_variance"] = float(explained_var)
+        out["charts/learning_rate"] = lr
+        out["charts/clip_range"] = clip_range
+        return out

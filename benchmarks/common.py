@@ -1,0 +1,42 @@
+"""Shared helpers for the rlkit-vs-Stable-Baselines3 benchmarks (one torch thread each)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def sb3_eval(model, env_id: str, episodes: int = 10, seed: int = 1_000_000) -> float:
+    """Mean return of deterministic SB3 actions, one Gymnasium env per episode seed."""
+    returns = []
+    for i in range(episodes):
+        env = gym.make(env_id)
+        obs, _ = env.reset(seed=seed + i)
+        done, total = False, 0.0
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def report(name: str, steps: int, rlkit: tuple[float, float], sb3: tuple[float, float]) -> None:
+    """Print wall time, SPS and eval return of both, and the ratio rlkit/SB3."""
+    (rk_time, rk_ret), (sb_time, sb_ret) = rlkit, sb3
+    print(f"\n{name}: {steps} env steps, torch threads = {torch.get_num_threads()}")
+    print(f"{'':8}{'wall s':>10}{'SPS':>10}{'eval return':>14}")
+    print(f"{'rlkit':8}{rk_time:>10.1f}{steps / rk_time:>10.0f}{rk_ret:>14.1f}")
+    print(f"{'SB3':8}{sb_time:>10.1f}{steps / sb_time:>10.0f}{sb_ret:>14.1f}")
+    print(f"ratio rlkit/SB3 wall time: {rk_time / sb_time:.2f}")

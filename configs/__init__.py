@@ -1,0 +1,1 @@
+"""Default and tuned configurations shipped as package data."""

@@ -1,0 +1,61 @@
+"""rlkit: readable, fast reinforcement learning on Gymnasium and PyTorch.
+
+>>> agent = rlkit.make("ppo", "CartPole-v1", seed=0)
+>>> agent.learn(100_000)
+>>> action = agent.predict(obs, deterministic=True)
+>>> agent.save("ppo.pt"); agent = rlkit.load("ppo.pt")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rlkit.errors import CheckpointError, ConfigError, RlkitError
+
+__version__ = "0.1.0"
+__all__ = ["make", "load", "RlkitError", "ConfigError", "CheckpointError", "__version__"]
+
+
+def make(
+    algo: str,
+    env_id: str,
+    seed: int | None = None,
+    config_file: str | Path | None = None,
+    **overrides: Any,
+):
+    """An agent for ``env_id`` with rlkit's tuned defaults, a config file and overrides.
+
+    ``overrides`` are config keys (nested ones as dicts, e.g.
+    ``approximator={"hidden_sizes": [128, 128]}``), checked like ``--set``.
+    """
+    from rlkit.config import resolve_config
+    from rlkit.environment import check_env_id
+    from rlkit.registry import agent_class
+
+    cls = agent_class(algo)
+    check_env_id(env_id)
+    if seed is not None:
+        overrides["seed"] = seed
+    config = resolve_config(cls.Config, algo, env_id, config_file, overrides)
+    return cls(env_id, config)
+
+
+def load(path: str | Path):
+    """A ready agent from a checkpoint file or a run directory."""
+    from rlkit.checkpoint import load_checkpoint
+    from rlkit.config import from_dict
+    from rlkit.registry import agent_class
+
+    state = load_checkpoint(path)
+    cls = agent_class(state["algo"])
+    try:
+        config = from_dict(cls.Config, state["config"])
+        agent = cls(state["env_id"], config)
+        agent.load_state_dict(state)
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise CheckpointError(
+            f"checkpoint '{path}' does not match {state['algo']} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160] if str(exc) else ''})"
+        ) from None
+    return agent

@@ -1,0 +1,192 @@
+"""The small protocol every agent implements, and what all agents share.
+
+An agent file defines a config dataclass and a subclass of :class:`Agent` with:
+
+* ``setup()``   build networks, optimizers and buffers (spaces and config are known);
+* ``collect()`` gather experience from ``self.runner`` (advances ``global_step``);
+* ``update()``  one learning step on what was collected; returns scalar metrics;
+* ``act(obs, deterministic)`` actions for a batch of preprocessed observations;
+* ``modules()`` the ``nn.Module``/optimizer objects to checkpoint, by name.
+
+Training, evaluation, checkpoints, normalization, logging and the CLI live here and in
+``rlkit.loop``; an agent never touches them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlkit import checkpoint as ckpt
+from rlkit.config import TrainConfig, to_dict
+from rlkit.environment import make_vec_env, seed_everything, single_spaces
+from rlkit.errors import ConfigError
+from rlkit.networks import check_action_space
+from rlkit.normalize import ObsNormalizer, RewardScaler
+from rlkit.rollout import EnvRunner
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{name}'; use cpu, cuda, cuda:N, mps or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{name}' asked for, but torch sees no CUDA GPU; use cpu")
+    return device
+
+
+class Agent:
+    """Base of every agent: owns spaces, counters, normalizers, the env runner and RNGs."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[TrainConfig]] = TrainConfig
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete, gym.spaces.Box)
+
+    def __init__(self, env_id: str, config: TrainConfig) -> None:
+        self.env_id = env_id
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.observation_space, self.action_space = single_spaces(env_id, config.env_kwargs)
+        check_action_space(self.action_space, self.name, self.action_spaces)
+        seed_everything(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)  # minibatch shuffling
+        self.rng = np.random.default_rng(config.seed)  # replay sampling, exploration
+        self.obs_normalizer = (
+            ObsNormalizer(self.observation_space.shape, clip=config.clip_obs)
+            if config.normalize_obs
+            else None
+        )
+        self.reward_scaler: RewardScaler | None = None
+        self.runner: EnvRunner | None = None
+        self.global_step = 0
+        self.n_updates = 0
+        self.end_step = 0  # global_step at which the current learn() call stops
+        self.next_log = 0
+        self.next_eval = 0
+        self.setup()
+
+    # --- what each agent supplies -------------------------------------------------------
+    def setup(self) -> None:
+        raise NotImplementedError
+
+    def collect(self) -> None:
+        raise NotImplementedError
+
+    def update(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        raise NotImplementedError
+
+    def modules(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def extra_state(self) -> dict[str, Any]:
+        """Anything else to checkpoint (e.g. a replay buffer); plain data only."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # --- shared machinery ---------------------------------------------------------------
+    @property
+    def progress_remaining(self) -> float:
+        """1 at the start of training, 0 at ``end_step`` (for linear schedules)."""
+        if self.end_step <= 0:
+            return 1.0
+        return max(0.0, 1.0 - self.global_step / self.end_step)
+
+    def preprocess(self, obs: np.ndarray, update_stats: bool = False) -> torch.Tensor:
+        """Raw env observations -> the tensor the networks see (normalized if configured)."""
+        if self.obs_normalizer is not None:
+            obs = self.obs_normalizer(obs)
+        elif isinstance(self.observation_space, gym.spaces.Box) and obs.dtype == np.float64:
+            obs = obs.astype(np.float32)
+        return torch.as_tensor(obs, device=self.device)
+
+    def make_runner(self) -> EnvRunner:
+        cfg = self.config
+        env = make_vec_env(self.env_id, cfg.n_envs, cfg.seed, cfg.vectorization, cfg.env_kwargs)
+        if cfg.normalize_reward and self.reward_scaler is None:
+            self.reward_scaler = RewardScaler(cfg.n_envs, cfg.gamma)
+        return EnvRunner(env, cfg.seed, self.obs_normalizer, self.reward_scaler)
+
+    def learn(
+        self,
+        total_timesteps: int | None = None,
+        run_dir: str | Path | None = None,
+        wandb_mode: str = "disabled",
+        progress: bool = False,
+    ) -> Agent:
+        """Train for ``total_timesteps`` more env steps (default: the config's budget)."""
+        from rlkit.loop import train
+
+        train(self, total_timesteps, run_dir=run_dir, wandb_mode=wandb_mode, progress=progress)
+        return self
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for a raw observation (or a batch of them), as the env accepts them."""
+        obs = np.asarray(obs)
+        single = obs.shape == self.observation_space.shape
+        batch = obs[None] if single else obs
+        with torch.inference_mode():
+            actions = self.act(self.preprocess(batch), deterministic=deterministic)
+        actions = actions.cpu().numpy()
+        if isinstance(self.action_space, gym.spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        return actions[0] if single else actions
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        states: dict[str, Any] = {}
+        for key, module in self.modules().items():
+            states[key] = module.state_dict()
+        return {
+            "algo": self.name,
+            "env_id": self.env_id,
+            "config": to_dict(self.config),
+            "counters": {
+                "global_step": self.global_step,
+                "n_updates": self.n_updates,
+                "end_step": self.end_step,
+                "next_log": self.next_log,
+                "next_eval": self.next_eval,
+            },
+            "modules": states,
+            "obs_normalizer": self.obs_normalizer.state_dict() if self.obs_normalizer else None,
+            "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler else None,
+            "rng": {
+                **ckpt.rng_states(),
+                "generator": self.generator.get_state(),
+                "agent_numpy": self.rng.bit_generator.state,
+            },
+            "runner": self.runner.state_dict() if self.runner is not None else None,
+            "extra": self.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, module in self.modules().items():
+            module.load_state_dict(state["modules"][key])
+        for key, value in state["counters"].items():
+            setattr(self, key, int(value))
+        if self.obs_normalizer is not None and state["obs_normalizer"] is not None:
+            self.obs_normalizer.load_state_dict(state["obs_normalizer"])
+        if state.get("reward_scaler") is not None:
+            self.reward_scaler = RewardScaler(self.config.n_envs, self.config.gamma)
+            self.reward_scaler.load_state_dict(state["reward_scaler"])
+        ckpt.set_rng_states(state["rng"])
+        self.generator.set_state(state["rng"]["generator"])
+        self.rng.bit_generator.state = state["rng"]["agent_numpy"]
+        self.load_extra_state(state.get("extra") or {})
+        self._pending_runner_state = state.get("runner")
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint (weights, optimizer, config, counters, statistics, RNG states)."""
+        return ckpt.save_checkpoint(self.state_dict(), path)

@@ -1,0 +1,107 @@
+"""Checkpoint files: one ``torch.save`` of plain data, loaded with ``weights_only=True``.
+
+numpy arrays and scalars are turned into tensors and Python numbers on the way out and back
+on the way in, so loading never needs pickle's arbitrary-object path.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlkit.errors import CheckpointError
+
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def encode(tree: Any) -> Any:
+    """numpy -> torch/Python, recursively (for weights_only-safe files)."""
+    if isinstance(tree, np.ndarray):
+        if tree.dtype.kind in "US":
+            return {"__nd_str__": tree.tolist()}
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(tree)).clone()}
+    if isinstance(tree, np.generic):
+        return tree.item()
+    if isinstance(tree, dict):
+        return {k: encode(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(encode(v) for v in tree)
+    return tree
+
+
+def decode(tree: Any) -> Any:
+    """Inverse of :func:`encode`."""
+    if isinstance(tree, dict):
+        if "__ndarray__" in tree:
+            return tree["__ndarray__"].numpy()
+        if "__nd_str__" in tree:
+            return np.asarray(tree["__nd_str__"])
+        return {k: decode(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(decode(v) for v in tree)
+    return tree
+
+
+def rng_states() -> dict[str, Any]:
+    """Global RNG states of Python, numpy and torch."""
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    return {
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+        "numpy": [np_state[0], np_state[1], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(states["torch"])
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically (temp file + rename), so an interrupt never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(encode({"format_version": FORMAT_VERSION, **state}), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def resolve_checkpoint_path(path: str | Path) -> Path:
+    """A checkpoint file, or the ``checkpoint.pt`` inside a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint (file or run directory) with ``torch.load(weights_only=True)``."""
+    path = resolve_checkpoint_path(path)
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files
+        raise CheckpointError(
+            f"checkpoint '{path}' is corrupt or not an rlkit checkpoint "
+            f"(torch.load(weights_only=True) failed: {type(exc).__name__})"
+        ) from None
+    if not isinstance(raw, dict) or "format_version" not in raw or "algo" not in raw:
+        raise CheckpointError(f"checkpoint '{path}' is not an rlkit checkpoint")
+    if raw["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint '{path}' has format {raw['format_version']}; this rlkit reads up to "
+            f"{FORMAT_VERSION} (upgrade rlkit)"
+        )
+    return decode(raw)

@@ -1,0 +1,162 @@
+"""The ``rlkit`` command: train, eval, list.
+
+Problems with what the user typed (unknown algorithm or env, bad config key or value, missing
+or corrupt checkpoint) end with one ``error: ...`` line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from rlkit.errors import RlkitError
+from rlkit.metrics import WANDB_MODES, default_wandb_mode
+
+
+def _run_dir(root: Path, algo: str, env_id: str, seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = root / f"{algo}-{env_id.replace('/', '_')}-{seed}-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rlkit")
+def cli() -> None:
+    """rlkit: train, evaluate and compare RL agents on Gymnasium environments."""
+
+
+@cli.command()
+@click.argument("algo")
+@click.argument("env_id")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key (repeatable; nested keys with dots).")
+@click.option("--seed", type=int, help="Seed for envs, numpy and torch.")
+@click.option("--total-timesteps", type=int, help="Env steps to train for.")
+@click.option("--n-envs", type=int, help="Number of parallel envs.")
+@click.option("--device", help="cpu, cuda, cuda:N, mps or auto.")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path),
+              help="Continue an interrupted run from its directory.")
+@click.option("--wandb-mode", type=click.Choice(WANDB_MODES),
+              help="W&B logging (default: offline unless W&B credentials are set).")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"),
+              show_default=True, help="Where run directories are created.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, device,
+          resume_dir, wandb_mode, runs_dir, progress) -> None:
+    """Train ALGO on the Gymnasium environment ENV_ID."""
+    import rlkit
+    from rlkit.config import parse_set
+    from rlkit.loop import train as run_training
+    from rlkit.registry import agent_class
+
+    agent_class(algo)  # unknown algorithm: fail before anything else
+    wandb_mode = wandb_mode or default_wandb_mode()
+    if resume_dir is not None:
+        if config_file or set_items or seed is not None or n_envs is not None or device:
+            raise RlkitError("--resume continues a run with its saved config; drop --config, "
+                             "--set, --seed, --n-envs and --device")
+        agent = rlkit.load(resume_dir)
+        if (agent.name, agent.env_id) != (algo, env_id):
+            raise RlkitError(f"run '{resume_dir}' is {agent.name} on {agent.env_id}, "
+                             f"not {algo} on {env_id}")
+        run_dir = Path(resume_dir)
+        budget = None if total_timesteps is None else total_timesteps - agent.global_step
+        if budget is not None and budget <= 0:
+            raise RlkitError(f"run '{resume_dir}' is already at step {agent.global_step}")
+        if budget is None and agent.global_step >= agent.end_step:
+            raise RlkitError(f"run '{resume_dir}' finished at step {agent.global_step}; "
+                             f"pass --total-timesteps to train further")
+        print(f"resuming {algo} on {env_id} from step {agent.global_step}")
+    else:
+        overrides = parse_set(list(set_items))
+        for key, value in (("total_timesteps", total_timesteps), ("n_envs", n_envs),
+                           ("device", device)):
+            if value is not None:
+                overrides[key] = value
+        agent = rlkit.make(algo, env_id, seed=seed, config_file=config_file, **overrides)
+        run_dir = _run_dir(runs_dir, algo, env_id, agent.config.seed)
+        budget = agent.config.total_timesteps
+    result = run_training(agent, budget, run_dir=run_dir, wandb_mode=wandb_mode,
+                          progress=progress and sys.stdout.isatty())
+    if result.interrupted:
+        print(f"interrupted at step {result.global_step}; checkpoint written. Continue with: "
+              f"rlkit train {algo} {env_id} --resume {run_dir}")
+        sys.exit(130)
+    print(f"eval return {result.eval_mean:.2f} +- {result.eval_std:.2f} | "
+          f"{result.global_step} steps in {_duration(result.wall_time)} | run: {run_dir}")
+
+
+@cli.command("eval")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed of the first evaluation episode.")
+@click.option("--video", "video_dir", type=click.Path(path_type=Path),
+              help="Record the episodes as mp4 files in this folder.")
+def eval_command(path, episodes, seed, video_dir) -> None:
+    """Evaluate a run directory or checkpoint with deterministic actions."""
+    import rlkit
+    from rlkit.evaluation import evaluate, record_video
+
+    agent = rlkit.load(path)
+    stats = evaluate(agent, episodes, seed=seed)
+    print(f"{agent.name} on {agent.env_id}: eval return {stats['mean_return']:.2f} +- "
+          f"{stats['std_return']:.2f} over {episodes} episodes "
+          f"(mean length {stats['mean_length']:.1f})")
+    describe = getattr(agent, "describe_policy", None)
+    if describe is not None:
+        text = describe()
+        if text:
+            print(text)
+    if video_dir is not None:
+        out = record_video(agent, video_dir, episodes,
+                           seed if seed is not None else agent.config.seed + 1_000_000)
+        print(f"videos written to {out}")
+
+
+@cli.command("list")
+def list_command() -> None:
+    """List agents (with their tuned envs), rlkit's envs and Gymnasium's."""
+    import gymnasium as gym
+    from rich.console import Console
+    from rich.table import Table
+
+    import rlkit.envs  # noqa: F401
+    from rlkit.config import tuned_envs
+    from rlkit.registry import agent_names
+
+    console = Console()
+    table = Table(title="agents")
+    table.add_column("algo")
+    table.add_column("tuned configs (configs/<algo>.yaml)")
+    for name in agent_names():
+        table.add_row(name, ", ".join(tuned_envs(name)) or "-")
+    console.print(table)
+    ours = sorted(k for k in gym.registry if k.startswith("rlkit/"))
+    console.print("[bold]rlkit envs:[/bold] " + (", ".join(ours) or "-"))
+    others = sorted(k for k in gym.registry if not k.startswith("rlkit/"))
+    console.print(f"[bold]Gymnasium envs ({len(others)}):[/bold] " + ", ".join(others))
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="rlkit")
+    except RlkitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""Configs: typed dataclasses filled from YAML defaults, per-env overrides and the command line.
+
+Resolution order (later wins): dataclass defaults < ``configs/<algo>.yaml`` ``defaults`` <
+``configs/<algo>.yaml`` ``envs[<env_id>]`` < ``--config FILE`` < ``--set key=value`` and flags.
+YAML is read with ``yaml.safe_load``; ``--set`` values are parsed as YAML scalars/lists and then
+checked against the field's type, so nothing from a config is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from rlkit.errors import ConfigError
+
+
+@dataclass
+class ApproximatorConfig:
+    """Which torso maps observations to features (heads sit on top)."""
+
+    type: Literal["mlp"] = "mlp"
+    """torso kind; later issues add linear, bayes_linear, cnn, lstm, gru, attention, vae"""
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    """widths of the hidden layers"""
+    activation: Literal["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid", "silu"] = "tanh"
+    """nonlinearity between layers"""
+    layer_norm: bool = False
+    """LayerNorm after each hidden linear layer"""
+    dropout: float = 0.0
+    """dropout probability after each hidden layer (0 disables)"""
+
+
+@dataclass
+class TrainConfig:
+    """Settings every agent shares: environment, seeding, evaluation, logging, device."""
+
+    seed: int = 0
+    """one seed for envs, action spaces, numpy and torch"""
+    total_timesteps: int = 100_000
+    """environment steps to train for (summed over all envs)"""
+    n_envs: int = 1
+    """number of environments stepped in parallel (Gymnasium vector env)"""
+    vectorization: Literal["sync", "async"] = "sync"
+    """sync steps envs in this process; async uses one subprocess per env"""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """extra keyword arguments for gymnasium.make"""
+    gamma: float = 0.99
+    """discount factor"""
+    normalize_obs: bool = False
+    """normalize observations with running mean/std (frozen during evaluation)"""
+    normalize_reward: bool = False
+    """scale rewards by the running std of the discounted return"""
+    clip_obs: float = 10.0
+    """clip normalized observations to [-clip_obs, clip_obs]"""
+    approximator: ApproximatorConfig = field(default_factory=ApproximatorConfig)
+    """the torso: observation -> features"""
+    eval_freq: int = 10_000
+    """evaluate every this many env steps (0: only at the end)"""
+    eval_episodes: int = 10
+    """episodes per evaluation (run in parallel, deterministic actions)"""
+    log_freq: int = 1_000
+    """write a metrics row at most every this many env steps"""
+    device: str = "cpu"
+    """torch device: cpu, cuda, cuda:N, mps or auto"""
+    torch_threads: int = 1
+    """torch intra-op threads while training (small networks run fastest on one; 0 = leave as is)"""
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(tp))
+        return f"{origin.__name__}[{args}]"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; returns it (ints widen to float)."""
+    origin = typing.get_origin(tp)
+    bad = ConfigError(f"config key '{key}' expects {_type_name(tp)}, got {value!r}")
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(
+                f"config key '{key}' must be one of {', '.join(map(str, typing.get_args(tp)))}; "
+                f"got {value!r}"
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is type(None) and value is None:
+                return None
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                continue
+        raise bad
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise bad
+        (item_tp,) = typing.get_args(tp)
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)  # YAML reads 1e5 as a float
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise bad
+        return from_dict(tp, value, prefix=f"{key}.")
+    raise bad
+
+
+def from_dict(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from a (nested) mapping, rejecting unknown keys and bad types."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(
+                f"unknown config key '{prefix}{key}'; valid keys: {', '.join(sorted(names))}"
+            )
+        kwargs[key] = _coerce(value, hints[key], prefix + key)
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if check is not None:
+        check()
+    return obj
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A plain nested dict (YAML/JSON/W&B friendly) of a config dataclass."""
+    return dataclasses.asdict(config)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "env_kwargs":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["a.b=3", "c=[64, 64]"]`` -> ``{"a": {"b": 3}, "c": [64, 64]}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}".splitlines()[0]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of keys to values")
+    return data
+
+
+def packaged_config(algo: str) -> dict[str, Any]:
+    """The ``configs/<algo>.yaml`` shipped with rlkit (``{}`` if there is none)."""
+    ref = resources.files("rlkit.configs") / f"{algo}.yaml"
+    if not ref.is_file():
+        return {}
+    data = yaml.safe_load(ref.read_text()) or {}
+    return data
+
+
+def _layer(data: dict[str, Any], env_id: str) -> dict[str, Any]:
+    """A config file may be flat, or hold ``defaults`` and per-env ``envs`` sections."""
+    if "defaults" in data or "envs" in data:
+        extra = set(data) - {"defaults", "envs"}
+        if extra:
+            raise ConfigError(
+                f"a config with 'defaults'/'envs' sections cannot also hold top-level keys: "
+                f"{', '.join(sorted(extra))}"
+            )
+        merged = dict(data.get("defaults") or {})
+        return _merge(merged, (data.get("envs") or {}).get(env_id) or {})
+    return data
+
+
+def resolve_config(
+    cls: type,
+    algo: str,
+    env_id: str,
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Any:
+    """Merge packaged defaults, per-env tuning, a user file and overrides into ``cls``."""
+    values = _layer(packaged_config(algo), env_id)
+    if config_file is not None:
+        values = _merge(values, _layer(read_yaml(config_file), env_id))
+    if overrides:
+        values = _merge(values, overrides)
+    return from_dict(cls, values)
+
+
+def tuned_envs(algo: str) -> list[str]:
+    """Env ids with tuned values in ``configs/<algo>.yaml``."""
+    return sorted((packaged_config(algo).get("envs") or {}).keys())

@@ -1,0 +1,87 @@
+"""Environment construction and seeding.
+
+Every agent trains on a Gymnasium vector env built by :func:`make_vec_env` with *next-step*
+autoreset (Gymnasium 1.x's default): the step that ends an episode returns the true final
+observation, and the env's following step only resets it (reward 0, no transition to learn
+from). The rollout and replay buffers mark that autoreset step invalid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+
+from rlkit.errors import RlkitError
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
+    """The spec of ``env_id``, or a one-line error naming close matches."""
+    import rlkit.envs  # noqa: F401  registers rlkit's own envs
+
+    try:
+        return gym.spec(env_id)
+    except gym.error.Error:
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise RlkitError(
+            f"unknown env id '{env_id}'{hint} (`rlkit list` shows registered envs)"
+        ) from None
+
+
+def make_vec_env(
+    env_id: str,
+    n_envs: int,
+    seed: int | None,
+    vectorization: str = "sync",
+    env_kwargs: dict[str, Any] | None = None,
+    render_mode: str | None = None,
+) -> gym.vector.VectorEnv:
+    """A seeded vector env with next-step autoreset and episode statistics."""
+    check_env_id(env_id)
+    kwargs = dict(env_kwargs or {})
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    vector_kwargs: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+    if vectorization == "async":
+        vector_kwargs["context"] = "spawn" if torch.cuda.is_initialized() else None
+        vector_kwargs = {k: v for k, v in vector_kwargs.items() if v is not None}
+    try:
+        env = gym.make_vec(
+            env_id,
+            num_envs=n_envs,
+            vectorization_mode=vectorization,
+            vector_kwargs=vector_kwargs,
+            **kwargs,
+        )
+    except TypeError as exc:
+        raise RlkitError(f"could not make '{env_id}' with env_kwargs {kwargs}: {exc}") from None
+    except gym.error.DependencyNotInstalled as exc:
+        raise RlkitError(f"'{env_id}' needs an extra package: {exc}") from None
+    env = gym.wrappers.vector.RecordEpisodeStatistics(env)
+    if seed is not None:
+        env.action_space.seed(seed)
+        env.single_action_space.seed(seed)
+    return env
+
+
+def single_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None):
+    """Observation and action space of one ``env_id`` env, without keeping the env."""
+    check_env_id(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
+    try:
+        return env.observation_space, env.action_space
+    finally:
+        env.close()

@@ -1,0 +1,210 @@
+"""The one training loop: collect -> update -> log -> evaluate -> checkpoint.
+
+SIGINT (Ctrl-C) finishes the current iteration, writes a checkpoint, flushes the metrics and
+returns; ``rlkit train ... --resume RUN_DIR`` continues from there. A second Ctrl-C aborts.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import yaml
+
+from rlkit.checkpoint import CHECKPOINT_NAME
+from rlkit.config import to_dict
+from rlkit.environment import make_vec_env
+from rlkit.evaluation import evaluate
+from rlkit.metrics import RunLogger
+
+if TYPE_CHECKING:
+    from rlkit.agent import Agent
+
+
+@dataclass
+class TrainResult:
+    """What the CLI's summary line reports."""
+
+    eval_mean: float | None
+    eval_std: float | None
+    wall_time: float
+    global_step: int
+    interrupted: bool
+    run_dir: Path | None
+
+
+class _InterruptGuard:
+    """Turns the first SIGINT into a flag the loop checks between iterations."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+
+    def __enter__(self) -> _InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _scalar(value: Any) -> float:
+    return float(value.item() if isinstance(value, torch.Tensor) else value)
+
+
+class _Progress:
+    """A rich progress bar (steps, SPS, recent return), or nothing."""
+
+    def __init__(self, enabled: bool, total: int, done: int) -> None:
+        self.bar = None
+        if not enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.bar = Progress(
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[sps]:>6} SPS  return {task.fields[ret]}"),
+            transient=False,
+        )
+        self.task = self.bar.add_task("train", total=total, completed=done, sps="-", ret="-")
+        self.bar.start()
+
+    def update(self, step: int, sps: float, recent_return: float | None) -> None:
+        if self.bar is not None:
+            ret = "-" if recent_return is None else f"{recent_return:.1f}"
+            self.bar.update(self.task, completed=step, sps=f"{sps:.0f}", ret=ret)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def train(
+    agent: Agent,
+    total_timesteps: int | None = None,
+    run_dir: str | Path | None = None,
+    wandb_mode: str = "disabled",
+    progress: bool = False,
+) -> TrainResult:
+    """Run ``agent`` for ``total_timesteps`` env steps (or to the end of an interrupted run)."""
+    cfg = agent.config
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if total_timesteps is None and agent.end_step > agent.global_step:
+        pass  # a resumed run continues to the end it was planned with
+    else:
+        agent.end_step = agent.global_step + (total_timesteps or cfg.total_timesteps)
+    if agent.runner is None:
+        agent.runner = agent.make_runner()
+        pending = getattr(agent, "_pending_runner_state", None)
+        if pending is not None and not agent.runner.load_state_dict(pending):
+            print("note: this env's state cannot be restored; resuming with fresh episodes")
+        agent._pending_runner_state = None
+    if agent.next_log <= agent.global_step:
+        agent.next_log = agent.global_step + cfg.log_freq
+    if agent.next_eval <= agent.global_step:
+        agent.next_eval = agent.global_step + (cfg.eval_freq or agent.end_step)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config_file = run_dir / "config.yaml"
+        if not config_file.exists():
+            config_file.write_text(
+                yaml.safe_dump({"algo": agent.name, "env_id": agent.env_id, **to_dict(cfg)})
+            )
+
+    threads = torch.get_num_threads()
+    if cfg.torch_threads > 0:
+        torch.set_num_threads(cfg.torch_threads)
+    logger = RunLogger(run_dir, to_dict(cfg), agent.name, agent.env_id, wandb_mode)
+    eval_env = make_vec_env(agent.env_id, cfg.eval_episodes, None, "sync", cfg.env_kwargs)
+    bar = _Progress(progress, agent.end_step, agent.global_step)
+    start_time, start_step = time.perf_counter(), agent.global_step
+    update_metrics: dict[str, Any] = {}
+    last_eval: dict[str, Any] | None = None
+    last_eval_step = -1
+
+    def sps() -> float:
+        return (agent.global_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
+
+    def run_eval() -> dict[str, float]:
+        nonlocal last_eval, last_eval_step
+        last_eval = evaluate(agent, cfg.eval_episodes, env=eval_env)
+        last_eval_step = agent.global_step
+        return {
+            "eval/mean_return": last_eval["mean_return"],
+            "eval/std_return": last_eval["std_return"],
+            "eval/mean_length": last_eval["mean_length"],
+        }
+
+    def save() -> None:
+        if run_dir is not None:
+            agent.save(run_dir / CHECKPOINT_NAME)
+
+    try:
+        with _InterruptGuard() as guard:
+            while agent.global_step < agent.end_step and not guard.interrupted:
+                agent.collect()
+                metrics = agent.update()
+                if metrics:
+                    update_metrics = metrics
+                row: dict[str, Any] = {}
+                if agent.global_step >= agent.next_log:
+                    while agent.next_log <= agent.global_step:
+                        agent.next_log += cfg.log_freq
+                    row.update(_training_row(agent, update_metrics, sps()))
+                if cfg.eval_freq and agent.global_step >= agent.next_eval:
+                    while agent.next_eval <= agent.global_step:
+                        agent.next_eval += cfg.eval_freq
+                    row.update(run_eval())
+                    save()
+                if row:
+                    logger.log({"global_step": agent.global_step, **row})
+                    recent = agent.runner.episode_returns
+                    bar.update(agent.global_step, sps(), np.mean(recent) if recent else None)
+            interrupted = guard.interrupted
+        if not interrupted:
+            row = _training_row(agent, update_metrics, sps())
+            if last_eval_step != agent.global_step:
+                row.update(run_eval())
+            logger.log({"global_step": agent.global_step, **row})
+        save()
+    finally:
+        bar.close()
+        logger.close()
+        eval_env.close()
+        torch.set_num_threads(threads)
+    agent.last_eval = last_eval
+    return TrainResult(
+        eval_mean=None if last_eval is None else last_eval["mean_return"],
+        eval_std=None if last_eval is None else last_eval["std_return"],
+        wall_time=time.perf_counter() - start_time,
+        global_step=agent.global_step,
+        interrupted=interrupted,
+        run_dir=run_dir,
+    )
+
+
+def _training_row(agent: Agent, update_metrics: dict[str, Any], sps: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"charts/SPS": round(sps, 1)}
+    finished = agent.runner.pop_finished()
+    if finished:
+        returns, lengths = zip(*finished, strict=True)
+        row["charts/episodic_return"] = float(np.mean(returns))
+        row["charts/episodic_length"] = float(np.mean(lengths))
+        row["charts/episodes"] = len(finished)
+    row.update({key: _scalar(value) for key, value in update_metrics.items()})
+    return row

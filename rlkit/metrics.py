@@ -1,0 +1,95 @@
+"""Run logging: ``metrics.jsonl`` in the run directory and the same rows to W&B.
+
+W&B defaults to offline mode unless credentials are present, so a run never needs an account
+or a network; ``wandb_mode`` (CLI ``--wandb-mode``) overrides, and ``WANDB_MODE`` is honoured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+def default_wandb_mode() -> str:
+    """WANDB_MODE if set, else online with credentials and offline without."""
+    env = os.environ.get("WANDB_MODE")
+    if env in WANDB_MODES:
+        return env
+    if os.environ.get("WANDB_API_KEY"):
+        return "online"
+    netrc = Path.home() / ".netrc"
+    if netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"):
+        return "online"
+    return "offline"
+
+
+class RunLogger:
+    """Appends one JSON object per log step; mirrors it to W&B unless disabled."""
+
+    def __init__(
+        self,
+        run_dir: Path | None,
+        config: dict[str, Any],
+        algo: str,
+        env_id: str,
+        wandb_mode: str = "disabled",
+    ) -> None:
+        self.file = None
+        self.wandb_run = None
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        if wandb_mode != "disabled":
+            self.wandb_run = self._init_wandb(run_dir, config, algo, env_id, wandb_mode)
+
+    @staticmethod
+    def _init_wandb(run_dir, config, algo, env_id, mode):
+        import wandb
+
+        run_id = None
+        id_file = run_dir / "wandb_id.txt" if run_dir is not None else None
+        if id_file is not None and id_file.is_file():
+            run_id = id_file.read_text().strip()  # --resume continues the same W&B run
+        run = wandb.init(
+            project="rlkit",
+            group=f"{algo}-{env_id}",
+            job_type=algo,
+            tags=[algo, env_id],
+            name=run_dir.name if run_dir is not None else None,
+            id=run_id,
+            resume="allow",
+            config={"algo": algo, "env_id": env_id, **config},
+            dir=str(run_dir) if run_dir is not None else None,
+            mode=mode,
+            settings=wandb.Settings(console="off", silent=True),
+        )
+        if id_file is not None:
+            id_file.write_text(run.id)
+        return run
+
+    def log(self, row: dict[str, Any]) -> None:
+        if self.file is not None:
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
+        if self.wandb_run is not None:
+            self.wandb_run.log(
+                {k: v for k, v in row.items() if k != "global_step"}, step=row["global_step"]
+            )
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
+            self.wandb_run = None
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of a run's ``metrics.jsonl``."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

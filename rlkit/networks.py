@@ -1,0 +1,129 @@
+"""Heads that sit on a torso: action distributions, state values and action values.
+
+Policy heads return ``torch.distributions`` objects; PPO, A2C and REINFORCE all use
+:class:`ActorCritic` and differ only in their losses.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical, Distribution, Independent, Normal
+
+from rlkit.approximators import build_torso, orthogonal_init
+from rlkit.config import ApproximatorConfig
+from rlkit.errors import RlkitError
+
+
+def check_action_space(space: gym.Space, algo: str, supported: tuple[type, ...]) -> None:
+    """A one-line error when ``algo`` cannot act in ``space``."""
+    if not isinstance(space, supported):
+        names = ", ".join(s.__name__ for s in supported)
+        raise RlkitError(
+            f"{algo} cannot handle action space {space} ({type(space).__name__}); "
+            f"it supports: {names}"
+        )
+
+
+class CategoricalHead(nn.Module):
+    """features -> logits -> Categorical(softmax(logits))."""
+
+    def __init__(self, in_dim: int, n_actions: int) -> None:
+        super().__init__()
+        self.logits = orthogonal_init(nn.Linear(in_dim, n_actions), gain=0.01)
+
+    def forward(self, features: torch.Tensor) -> Distribution:
+        return Categorical(logits=self.logits(features), validate_args=False)
+
+    @staticmethod
+    def mode(dist: Distribution) -> torch.Tensor:
+        return dist.logits.argmax(-1)
+
+
+class GaussianHead(nn.Module):
+    """features -> mean; a state-independent log std: N(mean, diag(exp(log_std))^2)."""
+
+    def __init__(self, in_dim: int, action_dim: int, log_std_init: float = 0.0) -> None:
+        super().__init__()
+        self.mean = orthogonal_init(nn.Linear(in_dim, action_dim), gain=0.01)
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+
+    def forward(self, features: torch.Tensor) -> Distribution:
+        mean = self.mean(features)
+        std = self.log_std.exp().expand_as(mean)
+        return Independent(Normal(mean, std, validate_args=False), 1, validate_args=False)
+
+    @staticmethod
+    def mode(dist: Distribution) -> torch.Tensor:
+        return dist.mean
+
+
+def policy_head(in_dim: int, action_space: gym.Space, log_std_init: float = 0.0) -> nn.Module:
+    if isinstance(action_space, gym.spaces.Discrete):
+        return CategoricalHead(in_dim, int(action_space.n))
+    return GaussianHead(in_dim, int(np.prod(action_space.shape)), log_std_init)
+
+
+class ValueHead(nn.Module):
+    """features -> V(s)."""
+
+    def __init__(self, in_dim: int) -> None:
+        super().__init__()
+        self.value = orthogonal_init(nn.Linear(in_dim, 1), gain=1.0)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.value(features).squeeze(-1)
+
+
+class ActorCritic(nn.Module):
+    """pi(a|s) and V(s) on one shared torso or on two separate ones."""
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        action_space: gym.Space,
+        approximator: ApproximatorConfig,
+        share_torso: bool = False,
+        log_std_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.actor_torso = build_torso(obs_space, approximator)
+        self.critic_torso = self.actor_torso if share_torso else build_torso(obs_space, approximator)
+        self.policy = policy_head(self.actor_torso.out_dim, action_space, log_std_init)
+        self.value = ValueHead(self.critic_torso.out_dim)
+        self.share_torso = share_torso
+
+    def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+        features = self.actor_torso(obs)
+        critic_features = features if self.share_torso else self.critic_torso(obs)
+        return self.policy(features), self.value(critic_features)
+
+    def get_value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.value(self.critic_torso(obs))
+
+    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample a ~ pi(.|s); returns (actions, V(s), log pi(a|s))."""
+        dist, values = self(obs)
+        actions = dist.sample()
+        return actions, values, dist.log_prob(actions)
+
+    def evaluate_actions(
+        self, obs: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(log pi(a|s), entropy of pi(.|s), V(s)) for stored actions."""
+        dist, values = self(obs)
+        return dist.log_prob(actions), dist.entropy(), values
+
+    def deterministic_action(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy.mode(self.policy(self.actor_torso(obs)))
+
+
+def make_adam(params, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
+    """Adam with the fused kernel where this torch build has it (several times faster on CPU)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, eps=eps)

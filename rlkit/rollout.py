@@ -1,0 +1,141 @@
+"""Stepping vector envs: the runner every agent collects with, and on-policy rollouts."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlkit import env_state
+from rlkit.buffers import RolloutBuffer
+from rlkit.normalize import ObsNormalizer, RewardScaler
+
+
+@dataclass
+class Step:
+    """What one vector-env step returns, with the autoreset step flagged invalid."""
+
+    next_obs: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    valid: np.ndarray
+
+
+class EnvRunner:
+    """Holds a vector env, its current observation and its episode statistics.
+
+    ``valid`` is False for an env whose previous step ended its episode: with next-step
+    autoreset that env's current step only resets it.
+    """
+
+    def __init__(
+        self,
+        env: gym.vector.VectorEnv,
+        seed: int,
+        obs_normalizer: ObsNormalizer | None = None,
+        reward_scaler: RewardScaler | None = None,
+    ) -> None:
+        self.env = env
+        self.n_envs = env.num_envs
+        self.obs_normalizer = obs_normalizer
+        self.reward_scaler = reward_scaler
+        self.obs, _ = env.reset(seed=seed)
+        if obs_normalizer is not None:
+            obs_normalizer.update(self.obs)
+        self.autoreset = np.zeros(self.n_envs, dtype=bool)
+        self.episode_returns: deque[float] = deque(maxlen=100)
+        self.episode_lengths: deque[int] = deque(maxlen=100)
+        self.finished: list[tuple[float, int]] = []  # episodes since the last metrics row
+
+    def step(self, actions: np.ndarray) -> Step:
+        valid = ~self.autoreset
+        next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+        if "episode" in infos:
+            done = infos["_episode"]
+            for ret, length in zip(
+                infos["episode"]["r"][done], infos["episode"]["l"][done], strict=True
+            ):
+                self.episode_returns.append(float(ret))
+                self.episode_lengths.append(int(length))
+                self.finished.append((float(ret), int(length)))
+        ends = terminated | truncated
+        if self.obs_normalizer is not None:
+            self.obs_normalizer.update(next_obs)
+        rewards = rewards.astype(np.float32, copy=False)
+        if self.reward_scaler is not None:
+            rewards = self.reward_scaler(rewards, ends)
+        self.autoreset = ends
+        self.obs = next_obs
+        return Step(next_obs, rewards, terminated, truncated, valid)
+
+    def pop_finished(self) -> list[tuple[float, int]]:
+        finished, self.finished = self.finished, []
+        return finished
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "obs": np.array(self.obs),
+            "autoreset": self.autoreset.copy(),
+            "episode_returns": list(self.episode_returns),
+            "episode_lengths": list(self.episode_lengths),
+            "finished": [list(x) for x in self.finished],
+            "env": env_state.snapshot(self.env),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> bool:
+        """Restore; False when the env itself could not be restored (fresh episodes then)."""
+        self.episode_returns.extend(state["episode_returns"])
+        self.episode_lengths.extend(state["episode_lengths"])
+        self.finished = [(float(r), int(n)) for r, n in state["finished"]]
+        if not env_state.restore(self.env, state["env"]):
+            return False
+        self.obs = np.asarray(state["obs"])
+        self.autoreset = np.asarray(state["autoreset"], dtype=bool)
+        return True
+
+
+def to_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
+    """Clip Gaussian samples into a Box's bounds (the unclipped sample is what was learned)."""
+    if isinstance(action_space, gym.spaces.Box):
+        return np.clip(actions, action_space.low, action_space.high)
+    return actions
+
+
+def collect_rollout(
+    runner: EnvRunner,
+    buffer: RolloutBuffer,
+    policy: Any,
+    preprocess: Callable[[np.ndarray], torch.Tensor],
+    action_space: gym.Space,
+    gamma: float,
+    gae_lambda: float,
+) -> None:
+    """Fill ``buffer`` with ``n_steps`` vector steps of ``policy``, then compute GAE.
+
+    ``policy.act(obs) -> (actions, values, log_probs)`` and ``policy.get_value(obs)``.
+    """
+    buffer.reset()
+    with torch.inference_mode():
+        for _ in range(buffer.n_steps):
+            obs = preprocess(runner.obs)
+            actions, values, log_probs = policy.act(obs)
+            actions = actions.cpu().numpy()
+            step = runner.step(to_env_actions(actions, action_space))
+            buffer.add(
+                obs.cpu().numpy(),
+                actions,
+                step.rewards,
+                step.terminated,
+                step.truncated,
+                step.valid,
+                values.cpu().numpy(),
+                log_probs.cpu().numpy(),
+            )
+        last_values = policy.get_value(preprocess(runner.obs)).cpu().numpy()
+    buffer.compute_returns_and_advantages(last_values, gamma, gae_lambda)

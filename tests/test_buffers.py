@@ -1,0 +1,140 @@
+"""GAE and returns with numbers worked out by hand, and the buffers' Gymnasium conventions."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlkit.buffers import ReplayBuffer, RolloutBuffer, gae_advantages, minibatches
+from rlkit.rollout import EnvRunner, collect_rollout
+
+GAMMA, LAM = 0.5, 0.5  # gamma * lambda = 0.25 keeps the hand arithmetic exact
+
+
+def filled_buffer() -> RolloutBuffer:
+    """Two envs, four steps.
+
+    env 0: step 1 terminates (V of its final obs, 3, must be ignored); step 2 is the autoreset
+           step (invalid).
+    env 1: step 1 is truncated; the autoreset step 2 holds V(true final obs) = 4, which step 1
+           must bootstrap from.
+    """
+    buf = RolloutBuffer(4, 2, obs_shape=(1,), action_shape=())
+    rewards = np.array([[1, 1], [2, 1], [0, 0], [1, 1]], dtype=np.float32)
+    values = np.array([[1, 1], [2, 2], [3, 4], [1, 2]], dtype=np.float32)
+    terminated = np.array([[0, 0], [1, 0], [0, 0], [0, 0]], dtype=bool)
+    truncated = np.array([[0, 0], [0, 1], [0, 0], [0, 0]], dtype=bool)
+    valid = np.array([[1, 1], [1, 1], [0, 0], [1, 1]], dtype=bool)
+    for t in range(4):
+        buf.add(
+            np.full((2, 1), t, np.float32), np.zeros(2), rewards[t], terminated[t],
+            truncated[t], valid[t], values[t], np.zeros(2),
+        )
+    buf.compute_returns_and_advantages(np.array([2.0, 0.0]), GAMMA, LAM)
+    return buf
+
+
+def test_gae_across_terminated_truncated_and_autoreset_steps():
+    buf = filled_buffer()
+    # env 0: deltas [1, 0 (terminated: no bootstrap), -2.5 (invalid), 1]
+    #        A3 = 1, A2 = -2.5 + .25 * 1 = -2.25, A1 = 0 (episode ends), A0 = 1 + .25 * 0 = 1
+    # env 1: deltas [1, 1 + .5 * 4 - 2 = 1 (truncated: bootstraps V(final obs)), -3, 1 - 2 = -1]
+    #        A3 = -1, A2 = -3.25, A1 = 1, A0 = 1 + .25 * 1 = 1.25
+    np.testing.assert_allclose(buf.advantages[:, 0], [1, 0, -2.25, 1])
+    np.testing.assert_allclose(buf.advantages[:, 1], [1.25, 1, -3.25, -1])
+    np.testing.assert_allclose(buf.returns[[0, 1, 3]], [[2, 2.25], [2, 3], [2, 1]])
+
+
+def test_rollout_get_drops_autoreset_steps():
+    batch = filled_buffer().get()
+    assert len(batch) == 6
+    assert 2.0 not in batch.obs  # step 2 (autoreset) was never returned
+    np.testing.assert_allclose(batch.advantages.numpy(), [1, 1.25, 0, 1, 1, -1])
+
+
+def test_lambda_one_gives_discounted_returns():
+    rewards = np.array([[1.0], [1.0], [1.0]])
+    values = np.zeros((3, 1))
+    no = np.zeros((3, 1), dtype=bool)
+    adv = gae_advantages(rewards, values, np.zeros((3, 1)), no, no, 0.9, 1.0)
+    np.testing.assert_allclose(adv[:, 0], [1 + 0.9 + 0.81, 1.9, 1.0])
+
+
+def test_minibatches_cover_every_sample_once():
+    batch = filled_buffer().get()
+    seen = torch.cat([mb.obs for mb in minibatches(batch, 4, torch.Generator().manual_seed(0))])
+    assert sorted(seen.flatten().tolist()) == sorted(batch.obs.flatten().tolist())
+
+
+class CounterEnv(gym.Env):
+    """obs = steps taken so far; reward 1 per step; terminates at ``terminate_at``."""
+
+    observation_space = gym.spaces.Box(0, 100, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, terminate_at: int = 100):
+        self.terminate_at = terminate_at
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t], np.float32), 1.0, self.t >= self.terminate_at, False, {}
+
+
+class ValueIsTenTimesObs:
+    """A stand-in policy: action 0, V(s) = 10 * s, log-prob 0."""
+
+    def act(self, obs):
+        return torch.zeros(len(obs), dtype=torch.long), self.get_value(obs), torch.zeros(len(obs))
+
+    def get_value(self, obs):
+        return 10 * obs[:, 0]
+
+
+@pytest.mark.parametrize("terminate_at, max_steps", [(2, 10), (10, 2)])
+def test_collect_rollout_through_a_real_vector_env(terminate_at, max_steps):
+    """Episodes of 2 steps, ended by termination or by the time limit (truncation)."""
+    gym.register("test/Counter-v0", entry_point=CounterEnv, max_episode_steps=max_steps,
+                 kwargs={"terminate_at": terminate_at})
+    try:
+        env = gym.wrappers.vector.RecordEpisodeStatistics(
+            gym.make_vec("test/Counter-v0", 1, vectorization_mode="sync")
+        )
+        runner = EnvRunner(env, seed=0)
+        buf = RolloutBuffer(4, 1, (1,), ())
+        gamma = 0.5
+        collect_rollout(runner, buf, ValueIsTenTimesObs(), torch.as_tensor, env.single_action_space,
+                        gamma, gae_lambda=0.0)
+    finally:
+        gym.registry.pop("test/Counter-v0")
+    # obs 0, 1, 2 (final obs of the episode; its step is the autoreset step), 0 (reset obs)
+    np.testing.assert_allclose(buf.obs[:, 0, 0], [0, 1, 2, 0])
+    np.testing.assert_array_equal(buf.valid[:, 0], [True, True, False, True])
+    truncated = terminate_at > max_steps
+    np.testing.assert_array_equal(buf.truncated[:, 0], [False, truncated, False, False])
+    np.testing.assert_array_equal(buf.terminated[:, 0], [False, not truncated, False, False])
+    # lambda = 0: A_t = r + gamma * V(s') * (1 - terminated) - V(s)
+    # step 0: 1 + .5 * 10 - 0 = 6;  step 1: 1 + .5 * 20 - 10 = 1 if truncated, 1 - 10 = -9 if not
+    # step 3 (obs 0, next obs 1 bootstrapped from the last value): 1 + .5 * 10 - 0 = 6
+    expected_1 = 1.0 if truncated else -9.0
+    np.testing.assert_allclose(buf.advantages[[0, 1, 3], 0], [6, expected_1, 6])
+    assert list(runner.episode_returns) == [2.0]
+
+
+def test_replay_buffer_wraps_and_skips_invalid_rows():
+    buf = ReplayBuffer(capacity=3, obs_shape=(1,), action_shape=())
+    for t in range(3):
+        obs = np.array([[t], [10 + t]], np.float32)
+        valid = np.array([True, t != 1])  # env 1's step 1 is an autoreset step
+        buf.add(obs, np.zeros(2), np.ones(2), obs + 1, np.zeros(2), valid)
+    # rows written: 0, 10 | 1 | 2, 12  -> capacity 3 keeps the last three: 1, 2, 12 and 10
+    # was overwritten by 12 (position 4 % 3 = 1), 0 by 2 (position 3 % 3 = 0)
+    assert len(buf) == 3 and buf.pos == 2
+    assert sorted(buf.obs[:, 0].tolist()) == [1, 2, 12]
+    sample = buf.sample(64, np.random.default_rng(0))
+    assert set(sample.obs[:, 0].tolist()) == {1.0, 2.0, 12.0}
+    np.testing.assert_allclose(sample.next_obs - sample.obs, 1)
