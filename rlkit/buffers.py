@@ -48,6 +48,29 @@ def gae_advantages(
     return advantages
 
 
+def reward_to_go(
+    rewards: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    gamma: float,
+    bootstrap: np.ndarray | None = None,
+) -> np.ndarray:
+    """Discounted Monte-Carlo return of every step within its episode, arrays (T, n_envs).
+
+    G_t = r_t + gamma * G_{t+1}, restarted at each episode end:
+    G_t = r_t at a terminated step, G_t = r_t + gamma * bootstrap_t at a truncated one
+    (``bootstrap_t`` = V of its true final observation; None scores a truncated episode as if
+    it had terminated). This is GAE with lambda = 1 and V = 0 except at truncations, so the
+    one recursion in :func:`gae_advantages` serves both. Steps after a column's last episode
+    end get the partial sum up to the array's end: only complete episodes should be used.
+    """
+    zeros = np.zeros_like(rewards)
+    next_values = zeros if bootstrap is None else np.where(truncated, bootstrap, 0.0)
+    return gae_advantages(
+        rewards, zeros, next_values, terminated, terminated | truncated, gamma, 1.0
+    ).astype(rewards.dtype, copy=False)
+
+
 @dataclass
 class RolloutBatch:
     """Flat, valid-only samples of a rollout as torch tensors (first dim = samples)."""
@@ -178,6 +201,135 @@ def minibatches(
 
 
 @dataclass
+class EpisodeBatch:
+    """Rows of an :class:`EpisodeBuffer` as time-major numpy arrays ``(T, n_envs, ...)``.
+
+    ``mask`` marks the steps to learn from: valid steps of complete episodes. The other rows
+    are context: the autoreset row after a truncation holds the true final observation (to
+    bootstrap from), and columns whose episodes are still running contribute nothing.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    mask: np.ndarray
+    n_episodes: int
+
+
+class EpisodeBuffer:
+    """Steps of ``n_envs`` envs kept until their episodes are complete (Monte-Carlo methods).
+
+    Time-major arrays grow as rollouts are appended; column j holds env j's steps in order and
+    ``start[j]`` is its first step not handed out yet. An episode is complete once its last
+    step (terminated or truncated) AND the row after it are stored: with next-step autoreset
+    that row's observation is the episode's true final observation. :meth:`take_complete`
+    hands out every complete episode and keeps the running ones for later.
+    """
+
+    FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "valid")
+
+    def __init__(
+        self,
+        n_envs: int,
+        obs_shape: tuple[int, ...],
+        action_shape: tuple[int, ...],
+        obs_dtype: np.dtype = np.float32,
+        action_dtype: np.dtype = np.int64,
+        capacity: int = 256,
+    ) -> None:
+        self.n_envs = n_envs
+        self._specs = {
+            "obs": (obs_shape, obs_dtype),
+            "actions": (action_shape, action_dtype),
+            "rewards": ((), np.float32),
+            "terminated": ((), bool),
+            "truncated": ((), bool),
+            "valid": ((), bool),
+        }
+        self.capacity = 0
+        self.size = 0
+        self.start = np.zeros(n_envs, dtype=np.int64)
+        self._reserve(capacity)
+
+    def _reserve(self, rows: int) -> None:
+        """Make room for ``rows`` more steps (doubling, so appends stay amortized O(1))."""
+        if self.size + rows <= self.capacity:
+            return
+        capacity = max(2 * self.capacity, self.size + rows)
+        for name, (shape, dtype) in self._specs.items():
+            grown = np.zeros((capacity, self.n_envs, *shape), dtype=dtype)
+            if self.capacity:
+                grown[: self.size] = getattr(self, name)[: self.size]
+            setattr(self, name, grown)
+        self.capacity = capacity
+
+    def extend(self, rollout: RolloutBuffer) -> None:
+        """Append the ``rollout.pos`` steps a :class:`RolloutBuffer` holds."""
+        n = rollout.pos
+        self._reserve(n)
+        for name in self.FIELDS:
+            getattr(self, name)[self.size : self.size + n] = getattr(rollout, name)[:n]
+        self.size += n
+
+    def _ends(self) -> np.ndarray:
+        """(size - 1, n_envs): last steps of complete episodes not handed out yet."""
+        n = max(self.size - 1, 0)
+        rows = np.arange(n)[:, None]
+        return (self.terminated[:n] | self.truncated[:n]) & (rows >= self.start)
+
+    def n_complete(self) -> int:
+        """Complete episodes waiting to be handed out."""
+        return int(self._ends().sum())
+
+    def take_complete(self) -> EpisodeBatch | None:
+        """Every complete episode (None if there is none); running episodes stay stored."""
+        ends = self._ends()
+        if not ends.any():
+            return None
+        # per column: the row of its last complete episode's end (start - 1 if it has none)
+        last = np.where(ends.any(0), len(ends) - 1 - np.argmax(ends[::-1], axis=0), self.start - 1)
+        lo, hi = int(self.start.min()), int(last.max()) + 2  # + the row after the last end
+        rows = np.arange(lo, hi)[:, None]
+        mask = (rows >= self.start) & (rows <= last) & self.valid[lo:hi]
+        batch = EpisodeBatch(
+            obs=self.obs[lo:hi].copy(),
+            actions=self.actions[lo:hi].copy(),
+            rewards=self.rewards[lo:hi].copy(),
+            terminated=self.terminated[lo:hi].copy(),
+            truncated=self.truncated[lo:hi].copy(),
+            mask=mask,
+            n_episodes=int(ends.sum()),
+        )
+        self.start = last + 1
+        self._drop_front(int(self.start.min()))
+        return batch
+
+    def _drop_front(self, k: int) -> None:
+        if k > 0:
+            for name in self.FIELDS:
+                array = getattr(self, name)
+                array[: self.size - k] = array[k : self.size].copy()
+            self.size -= k
+            self.start -= k
+
+    def state_dict(self) -> dict:
+        state = {name: getattr(self, name)[: self.size].copy() for name in self.FIELDS}
+        state["start"] = self.start.copy()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.size = 0
+        n = len(state["rewards"])
+        self._reserve(n)
+        for name in self.FIELDS:
+            getattr(self, name)[:n] = np.asarray(state[name])
+        self.size = n
+        self.start = np.asarray(state["start"], dtype=np.int64).copy()
+
+
+@dataclass
 class ReplayBatch:
     """A sample of transitions as torch tensors; ``indices`` locate them in the buffer."""
 
@@ -187,6 +339,10 @@ class ReplayBatch:
     next_obs: torch.Tensor
     terminated: torch.Tensor
     indices: np.ndarray
+    discounts: torch.Tensor | None = None
+    """per-transition bootstrap discount gamma^m (n-step returns); None: use the agent's gamma"""
+    weights: torch.Tensor | None = None
+    """importance-sampling weights (prioritized replay); None: all ones"""
 
 
 class ReplayBuffer:
@@ -195,6 +351,9 @@ class ReplayBuffer:
     Transitions are stored flat: each vector-env step writes its valid transitions (the
     autoreset step of an env is skipped) at ``(pos + arange(k)) % capacity``. ``next_obs`` of a
     truncated step is the true final observation, and ``terminated`` alone cuts the bootstrap.
+
+    With ``store_discounts`` each transition also keeps its own bootstrap discount (``gamma^m``
+    for an m-step return, see :mod:`rlkit.nstep`), returned as ``ReplayBatch.discounts``.
     """
 
     def __init__(
@@ -204,6 +363,7 @@ class ReplayBuffer:
         action_shape: tuple[int, ...],
         obs_dtype: np.dtype = np.float32,
         action_dtype: np.dtype = np.int64,
+        store_discounts: bool = False,
     ) -> None:
         self.capacity = capacity
         self.obs = np.zeros((capacity, *obs_shape), dtype=obs_dtype)
@@ -211,6 +371,7 @@ class ReplayBuffer:
         self.actions = np.zeros((capacity, *action_shape), dtype=action_dtype)
         self.rewards = np.zeros(capacity, dtype=np.float32)
         self.terminated = np.zeros(capacity, dtype=np.float32)
+        self.discounts = np.zeros(capacity, dtype=np.float32) if store_discounts else None
         self.pos = 0
         self.size = 0
 
@@ -225,11 +386,17 @@ class ReplayBuffer:
         next_obs: np.ndarray,
         terminated: np.ndarray,
         valid: np.ndarray | None = None,
+        discounts: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Store a batch of transitions (rows where ``valid``); returns their indices."""
+        """Store a batch of transitions (rows where ``valid``); returns their indices.
+
+        ``discounts`` is required when the buffer was built with ``store_discounts``.
+        """
         if valid is not None and not valid.all():
             obs, actions, rewards = obs[valid], actions[valid], rewards[valid]
             next_obs, terminated = next_obs[valid], terminated[valid]
+            if discounts is not None:
+                discounts = discounts[valid]
         k = len(rewards)
         idx = (self.pos + np.arange(k)) % self.capacity
         self.obs[idx] = obs
@@ -237,6 +404,10 @@ class ReplayBuffer:
         self.rewards[idx] = rewards
         self.next_obs[idx] = next_obs
         self.terminated[idx] = terminated
+        if self.discounts is not None:
+            if discounts is None:
+                raise ValueError("this replay buffer stores discounts; pass discounts=")
+            self.discounts[idx] = discounts
         self.pos = (self.pos + k) % self.capacity
         self.size = min(self.size + k, self.capacity)
         return idx
@@ -252,6 +423,7 @@ class ReplayBuffer:
             next_obs=t(self.next_obs),
             terminated=t(self.terminated),
             indices=indices,
+            discounts=None if self.discounts is None else t(self.discounts),
         )
 
     def sample(
@@ -262,7 +434,7 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict:
         n = self.size
-        return {
+        state = {
             "obs": self.obs[:n].copy(),
             "next_obs": self.next_obs[:n].copy(),
             "actions": self.actions[:n].copy(),
@@ -271,9 +443,15 @@ class ReplayBuffer:
             "pos": self.pos,
             "size": self.size,
         }
+        if self.discounts is not None:
+            state["discounts"] = self.discounts[:n].copy()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         n = int(state["size"])
-        for name in ("obs", "next_obs", "actions", "rewards", "terminated"):
+        names = ["obs", "next_obs", "actions", "rewards", "terminated"]
+        if self.discounts is not None:
+            names.append("discounts")
+        for name in names:
             getattr(self, name)[:n] = np.asarray(state[name])
         self.pos, self.size = int(state["pos"]), n

@@ -85,6 +85,13 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _number(text: str, bad: ConfigError) -> float:
+    try:
+        return float(text.replace("_", ""))
+    except ValueError:
+        raise bad from None
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against the annotation ``tp``; returns it (ints widen to float)."""
     origin = typing.get_origin(tp)
@@ -116,6 +123,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise bad
         return dict(value)
+    if tp in (int, float) and isinstance(value, str):
+        value = _number(value, bad)  # YAML 1.1 reads "1e-3" (no dot) as a string
     if tp is bool:
         if not isinstance(value, bool):
             raise bad

@@ -135,15 +135,13 @@ def train(
     start_time, start_step = time.perf_counter(), agent.global_step
     update_metrics: dict[str, Any] = {}
     last_eval: dict[str, Any] | None = None
-    last_eval_step = -1
 
     def sps() -> float:
         return (agent.global_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
 
     def run_eval() -> dict[str, float]:
-        nonlocal last_eval, last_eval_step
+        nonlocal last_eval
         last_eval = evaluate(agent, cfg.eval_episodes, env=eval_env)
-        last_eval_step = agent.global_step
         return {
             "eval/mean_return": last_eval["mean_return"],
             "eval/std_return": last_eval["std_return"],
@@ -161,6 +159,8 @@ def train(
                 metrics = agent.update()
                 if metrics:
                     update_metrics = metrics
+                if agent.global_step >= agent.end_step:
+                    break  # the final row, evaluation and checkpoint come after the loop
                 row: dict[str, Any] = {}
                 if agent.global_step >= agent.next_log:
                     while agent.next_log <= agent.global_step:
@@ -178,8 +178,7 @@ def train(
             interrupted = guard.interrupted
         if not interrupted:
             row = _training_row(agent, update_metrics, sps())
-            if last_eval_step != agent.global_step:
-                row.update(run_eval())
+            row.update(run_eval())
             logger.log({"global_step": agent.global_step, **row})
         save()
     finally:

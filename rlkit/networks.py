@@ -127,3 +127,49 @@ def make_adam(params, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr, eps=eps)
+
+
+class QHead(nn.Module):
+    """features -> Q(s, .), one action value per discrete action."""
+
+    def __init__(self, in_dim: int, n_actions: int) -> None:
+        super().__init__()
+        self.q = orthogonal_init(nn.Linear(in_dim, n_actions), gain=1.0)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.q(features)
+
+
+class DuelingQHead(nn.Module):
+    """features -> Q(s, a) = V(s) + A(s, a) - mean_b A(s, b) (Wang et al., 2016).
+
+    Subtracting the mean advantage makes V and A identifiable without changing argmax_a Q.
+    """
+
+    def __init__(self, in_dim: int, n_actions: int) -> None:
+        super().__init__()
+        self.value = orthogonal_init(nn.Linear(in_dim, 1), gain=1.0)
+        self.advantage = orthogonal_init(nn.Linear(in_dim, n_actions), gain=1.0)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        advantages = self.advantage(features)
+        return self.value(features) + advantages - advantages.mean(-1, keepdim=True)
+
+
+class QNetwork(nn.Module):
+    """Q(s, .) for a discrete action space: a torso from the registry plus a (dueling) Q head."""
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        n_actions: int,
+        approximator: ApproximatorConfig,
+        dueling: bool = False,
+    ) -> None:
+        super().__init__()
+        self.torso = build_torso(obs_space, approximator)
+        head = DuelingQHead if dueling else QHead
+        self.head = head(self.torso.out_dim, n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.torso(obs))

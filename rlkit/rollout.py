@@ -31,7 +31,9 @@ class EnvRunner:
     """Holds a vector env, its current observation and its episode statistics.
 
     ``valid`` is False for an env whose previous step ended its episode: with next-step
-    autoreset that env's current step only resets it.
+    autoreset that env's current step only resets it. ``infos`` is the vector env's info dict
+    of the last reset or step (e.g. ``infos["action_mask"]`` for ``obs``); it is not saved in
+    checkpoints and is empty after a restore.
     """
 
     def __init__(
@@ -45,7 +47,7 @@ class EnvRunner:
         self.n_envs = env.num_envs
         self.obs_normalizer = obs_normalizer
         self.reward_scaler = reward_scaler
-        self.obs, _ = env.reset(seed=seed)
+        self.obs, self.infos = env.reset(seed=seed)
         if obs_normalizer is not None:
             obs_normalizer.update(self.obs)
         self.autoreset = np.zeros(self.n_envs, dtype=bool)
@@ -72,6 +74,7 @@ class EnvRunner:
             rewards = self.reward_scaler(rewards, ends)
         self.autoreset = ends
         self.obs = next_obs
+        self.infos = infos
         return Step(next_obs, rewards, terminated, truncated, valid)
 
     def pop_finished(self) -> list[tuple[float, int]]:
@@ -96,6 +99,7 @@ class EnvRunner:
         if not env_state.restore(self.env, state["env"]):
             return False
         self.obs = np.asarray(state["obs"])
+        self.infos = {}  # the infos of the restored step were not saved
         self.autoreset = np.asarray(state["autoreset"], dtype=bool)
         return True
 

@@ -62,8 +62,6 @@ class _SegmentTree:
         self._neutral = float(neutral)
         # Every node starts at the neutral element, which is consistent: op(n, n) == n.
         self._tree = np.full(2 * self._size, self._neutral, dtype=np.float64)
-        # View of the same memory: row j holds nodes (2j, 2j + 1), the children of node j.
-        self._children = self._tree.reshape(-1, 2)
 
     @property
     def capacity(self) -> int:
@@ -113,17 +111,18 @@ class _SegmentTree:
         nodes = leaves + self._size
         self._tree[nodes] = values[::-1][first_in_reversed]
 
-        # Walk up one level at a time, recomputing each parent from both of its children
-        # (row ``j`` of ``_children`` is the pair of children of node ``j``). Recomputing rather
-        # than incrementing means siblings that share a parent cannot double-count: the parent
-        # just receives the same value twice. Small batches therefore skip deduplication, which
-        # would cost more numpy calls than it saves; large ones (e.g. a full rebuild) shrink
-        # level by level. ``nodes`` stays sorted, so deduplicating is a neighbour comparison.
+        # Walk up one level at a time, recomputing each parent from both of its children.
+        # Recomputing rather than incrementing means siblings that share a parent cannot
+        # double-count: the parent just receives the same value twice. Small batches therefore
+        # skip deduplication, which would cost more numpy calls than it saves; large ones (e.g.
+        # a full rebuild) shrink level by level. ``nodes`` stays sorted, so deduplicating is a
+        # neighbour comparison.
         for _ in range(self._depth):
             nodes = nodes >> 1
             if nodes.size > _DEDUP_MIN_SIZE:
                 nodes = nodes[np.concatenate(([True], nodes[1:] != nodes[:-1]))]
-            self._tree[nodes] = self._op.reduce(self._children[nodes], axis=1)
+            left = 2 * nodes
+            self._tree[nodes] = self._op(self._tree[left], self._tree[left + 1])
 
     def _root(self) -> float:
         return float(self._tree[1])
@@ -177,11 +176,11 @@ class SumTree(_SegmentTree):
 
         nodes = np.ones(v.shape, dtype=np.int64)
         for _ in range(self._depth):
-            children = self._children[nodes]
-            left_sum = children[:, 0]
-            go_right = (v >= left_sum) & (children[:, 1] > 0.0)
-            np.subtract(v, left_sum, out=v, where=go_right)
-            nodes = 2 * nodes + go_right
+            left = 2 * nodes
+            left_sum = self._tree[left]
+            go_right = (v >= left_sum) & (self._tree[left + 1] > 0.0)
+            v -= left_sum * go_right  # exact: subtracts either left_sum or 0.0
+            nodes = left + go_right
         return (nodes - self._size).reshape(shape)
 
 

@@ -1,0 +1,183 @@
+"""Synchronous advantage actor-critic, A2C (Mnih et al. 2016, the synchronous variant of A3C).
+
+Each iteration runs ``n_steps`` steps in each of ``n_envs`` envs, estimates advantages with
+GAE(lambda) (lambda = 1: the plain n-step return minus V, as in the paper) and takes ONE
+gradient step on
+
+    L = -E[log pi(a|s) A] + c_v E[(V(s) - R)^2] - c_e E[H(pi(.|s))]
+
+where R = A + V(s) is the n-step (TD(lambda)) return. Unlike PPO there is no ratio, no clipping
+and no second pass over the data: the rollout is used once and thrown away. Discrete actions use
+a categorical policy, Box actions a diagonal Gaussian (both from ``rlkit.networks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.agent import Agent
+from rlkit.buffers import RolloutBuffer
+from rlkit.config import TrainConfig
+from rlkit.errors import ConfigError
+from rlkit.networks import ActorCritic, make_adam
+from rlkit.rollout import collect_rollout
+
+
+@dataclass
+class A2CConfig(TrainConfig):
+    """A2C hyperparameters (on top of the shared training settings)."""
+
+    n_steps: int = 5
+    """steps per env per rollout (the n of the n-step return)"""
+    learning_rate: float = 7e-4
+    """optimizer step size"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over training"""
+    optimizer: Literal["rmsprop", "adam"] = "rmsprop"
+    """RMSprop as in the A2C paper, or Adam"""
+    rmsprop_alpha: float = 0.99
+    """RMSprop smoothing constant of the squared-gradient average"""
+    optimizer_eps: float = 1e-5
+    """epsilon of RMSprop / Adam"""
+    gae_lambda: float = 1.0
+    """GAE lambda (1 = plain n-step returns, 0 = one-step TD error)"""
+    normalize_advantage: bool = False
+    """standardize the advantages of each rollout"""
+    ent_coef: float = 0.0
+    """entropy bonus coefficient c_e"""
+    vf_coef: float = 0.5
+    """value loss coefficient c_v"""
+    max_grad_norm: float = 0.5
+    """clip the global gradient norm to this"""
+    share_torso: bool = False
+    """one torso for actor and critic (else two of the same shape)"""
+    log_std_init: float = 0.0
+    """initial log std of the Gaussian policy (Box actions)"""
+
+    def validate(self) -> None:
+        for key in ("n_steps", "n_envs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
+            raise ConfigError("config keys 'gamma' and 'gae_lambda' must lie in [0, 1]")
+        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
+            raise ConfigError("config keys 'learning_rate' and 'max_grad_norm' must be > 0")
+        if not 0.0 <= self.rmsprop_alpha < 1.0:
+            raise ConfigError(
+                f"config key 'rmsprop_alpha' must lie in [0, 1), got {self.rmsprop_alpha}"
+            )
+
+
+def actor_critic_loss(
+    log_probs: torch.Tensor,
+    entropy: torch.Tensor,
+    values: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    vf_coef: float,
+    ent_coef: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """L = -E[log pi(a|s) A] + c_v E[(V(s) - R)^2] - c_e E[H(pi(.|s))].
+
+    ``advantages`` and ``returns`` are constants (no gradient flows into the targets).
+    Returns (L, policy loss, value loss, mean entropy).
+    """
+    policy_loss = -(log_probs * advantages).mean()
+    value_loss = (values - returns).pow(2).mean()
+    mean_entropy = entropy.mean()
+    loss = policy_loss + vf_coef * value_loss - ent_coef * mean_entropy
+    return loss, policy_loss, value_loss, mean_entropy
+
+
+def make_optimizer(
+    params, kind: str, lr: float, eps: float, alpha: float = 0.99
+) -> torch.optim.Optimizer:
+    """RMSprop (alpha, eps as in the A2C paper / SB3) or Adam."""
+    if kind == "adam":
+        return make_adam(params, lr, eps)
+    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, foreach=True)
+
+
+class A2C(Agent):
+    name = "a2c"
+    Config = A2CConfig
+    config: A2CConfig
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.policy = ActorCritic(
+            self.observation_space,
+            self.action_space,
+            cfg.approximator,
+            share_torso=cfg.share_torso,
+            log_std_init=cfg.log_std_init,
+        ).to(self.device)
+        self.optimizer = make_optimizer(
+            self.policy.parameters(),
+            cfg.optimizer,
+            cfg.learning_rate,
+            cfg.optimizer_eps,
+            cfg.rmsprop_alpha,
+        )
+        continuous = isinstance(self.action_space, gym.spaces.Box)
+        self.buffer = RolloutBuffer(
+            cfg.n_steps,
+            cfg.n_envs,
+            obs_shape=self.observation_space.shape,
+            action_shape=self.action_space.shape,
+            obs_dtype=np.float32 if continuous or self.observation_space.shape else np.int64,
+            action_dtype=np.float32 if continuous else np.int64,
+        )
+
+    def modules(self) -> dict[str, Any]:
+        return {"policy": self.policy, "optimizer": self.optimizer}
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        if deterministic:
+            return self.policy.deterministic_action(obs)
+        return self.policy.act(obs)[0]
+
+    def collect(self) -> None:
+        cfg = self.config
+        collect_rollout(
+            self.runner,
+            self.buffer,
+            self.policy,
+            self.preprocess,
+            self.action_space,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
+        self.global_step += cfg.n_steps * cfg.n_envs
+
+    def update(self) -> dict[str, Any]:
+        cfg = self.config
+        lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        data = self.buffer.get(self.device)
+        advantages = data.advantages
+        if cfg.normalize_advantage and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        log_probs, entropy, values = self.policy.evaluate_actions(data.obs, data.actions)
+        loss, policy_loss, v_loss, mean_entropy = actor_critic_loss(
+            log_probs, entropy, values, advantages, data.returns, cfg.vf_coef, cfg.ent_coef
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        self.n_updates += 1
+        # tensors, not floats: the loop converts only the rows it logs (no per-update sync)
+        return {
+            "losses/policy_loss": policy_loss.detach(),
+            "losses/value_loss": v_loss.detach(),
+            "losses/entropy": mean_entropy.detach(),
+            "charts/learning_rate": lr,
+        }

@@ -1,0 +1,338 @@
+"""Deep Q-learning (Mnih et al. 2015) with double Q, prioritized replay, n-step returns, dueling.
+
+Act epsilon-greedily in Q, store transitions in a replay buffer, and every ``train_freq`` vector
+steps take ``gradient_steps`` steps on minibatches of it, minimizing
+
+    L = E_i[ w_i * l(Q(s_i, a_i) - y_i) ],    l = Huber or squared error,
+    y = r + gamma^m * (1 - terminated) * Q_target(s', b*),
+
+with b* = argmax_b Q_target(s', b) (DQN) or argmax_b Q(s', b) (double Q: the online network
+picks the action, the target network evaluates it; van Hasselt et al. 2016). r is the
+discounted sum of m = n_step rewards (fewer at an episode end); a truncated episode still
+bootstraps from its true final observation. The weights w_i are 1, or the importance weights of
+prioritized replay (Schaul et al. 2016), whose priorities come from |Q(s_i, a_i) - y_i|. The
+target network follows the online one every ``target_update_interval`` env steps: a copy
+(``tau = 1``) or Polyak averaging theta' <- tau theta + (1 - tau) theta'.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.agent import Agent
+from rlkit.buffers import ReplayBuffer
+from rlkit.config import TrainConfig
+from rlkit.errors import ConfigError
+from rlkit.networks import QNetwork, make_adam
+from rlkit.nstep import NStepAccumulator
+from rlkit.prioritized import PrioritizedReplayBuffer
+
+
+@dataclass
+class DQNConfig(TrainConfig):
+    """DQN hyperparameters (on top of the shared training settings)."""
+
+    buffer_size: int = 100_000
+    """replay buffer capacity in transitions"""
+    learning_rate: float = 1e-4
+    """Adam step size"""
+    adam_eps: float = 1e-8
+    """Adam epsilon"""
+    batch_size: int = 64
+    """transitions per gradient step"""
+    learning_starts: int = 1_000
+    """env steps of uniformly random actions before the first gradient step"""
+    train_freq: int = 4
+    """vector-env steps between training rounds"""
+    gradient_steps: int = 1
+    """gradient steps per training round (-1: one per env step collected)"""
+    target_update_interval: int = 1_000
+    """env steps between target network updates"""
+    tau: float = 1.0
+    """target update theta' <- tau theta + (1 - tau) theta' (1: hard copy)"""
+    exploration_initial_eps: float = 1.0
+    """epsilon at the start of training"""
+    exploration_final_eps: float = 0.05
+    """epsilon after the decay"""
+    exploration_fraction: float = 0.1
+    """fraction of training over which epsilon decays linearly"""
+    loss: Literal["huber", "mse"] = "huber"
+    """TD loss: Huber (smooth L1, delta 1) or squared error"""
+    max_grad_norm: float | None = 10.0
+    """clip the global gradient norm to this (None: no clipping)"""
+    double_q: bool = True
+    """double Q-learning: the online network selects the next action, the target evaluates it"""
+    dueling: bool = False
+    """dueling head Q = V + A - mean(A)"""
+    n_step: int = 1
+    """n-step returns (1: ordinary one-step TD targets)"""
+    prioritized: bool = True
+    """prioritized experience replay (else uniform)"""
+    per_alpha: float = 0.6
+    """priority exponent: p = (|delta| + eps)^alpha (0: uniform)"""
+    per_beta: float = 0.4
+    """initial importance-weight exponent, annealed linearly to 1 over training"""
+    per_eps: float = 1e-6
+    """added to |delta| so that no transition has zero priority"""
+
+    def validate(self) -> None:
+        for key in ("buffer_size", "batch_size", "train_freq", "target_update_interval",
+                    "n_step", "n_envs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        if self.gradient_steps < 1 and self.gradient_steps != -1:
+            raise ConfigError(f"config key 'gradient_steps' must be >= 1 or -1, "
+                              f"got {self.gradient_steps}")
+        if self.learning_starts < 0:
+            raise ConfigError(f"config key 'learning_starts' must be >= 0, "
+                              f"got {self.learning_starts}")
+        if self.batch_size > self.buffer_size:
+            raise ConfigError(f"config key 'batch_size' ({self.batch_size}) must not exceed "
+                              f"'buffer_size' ({self.buffer_size})")
+        if self.learning_rate <= 0 or not 0.0 < self.tau <= 1.0:
+            raise ConfigError("config keys need learning_rate > 0 and 0 < tau <= 1")
+        for key in ("gamma", "exploration_initial_eps", "exploration_final_eps", "per_beta"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"config key '{key}' must lie in [0, 1], "
+                                  f"got {getattr(self, key)}")
+        if not 0.0 < self.exploration_fraction <= 1.0:
+            raise ConfigError(f"config key 'exploration_fraction' must lie in (0, 1], "
+                              f"got {self.exploration_fraction}")
+        if self.per_alpha < 0 or self.per_eps <= 0:
+            raise ConfigError("config keys need per_alpha >= 0 and per_eps > 0")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise ConfigError(f"config key 'max_grad_norm' must be > 0 or null, "
+                              f"got {self.max_grad_norm}")
+
+
+def td_target(
+    rewards: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    discounts: torch.Tensor | float,
+) -> torch.Tensor:
+    """y = r + gamma^m * (1 - terminated) * V(s'), with V(s') the bootstrap value of s'."""
+    return rewards + discounts * (1.0 - terminated) * next_values
+
+
+def max_q_values(next_q_target: torch.Tensor) -> torch.Tensor:
+    """DQN bootstrap: V(s') = max_b Q_target(s', b)."""
+    return next_q_target.max(dim=1).values
+
+
+def double_q_values(next_q_online: torch.Tensor, next_q_target: torch.Tensor) -> torch.Tensor:
+    """Double-Q bootstrap: V(s') = Q_target(s', argmax_b Q_online(s', b))."""
+    best = next_q_online.argmax(dim=1, keepdim=True)
+    return next_q_target.gather(1, best).squeeze(1)
+
+
+def q_loss(
+    td_errors: torch.Tensor, weights: torch.Tensor | None, kind: str = "huber"
+) -> torch.Tensor:
+    """E[w * l(delta)], l(d) = d^2 / 2 if |d| < 1 else |d| - 1/2 (huber) or d^2 (mse)."""
+    if kind == "huber":
+        per_sample = nn.functional.smooth_l1_loss(
+            td_errors, torch.zeros_like(td_errors), reduction="none"
+        )
+    else:
+        per_sample = td_errors.pow(2)
+    if weights is None:
+        return per_sample.mean()
+    return (weights * per_sample).mean()
+
+
+def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
+    """start -> end linearly while ``progress`` (0 -> 1) goes 0 -> ``fraction``, then end."""
+    return start + (end - start) * min(1.0, progress / fraction)
+
+
+class DQN(Agent):
+    name = "dqn"
+    Config = DQNConfig
+    config: DQNConfig
+    action_spaces = (gym.spaces.Discrete,)
+
+    def setup(self) -> None:
+        cfg = self.config
+        space = self.observation_space
+        self.n_actions = int(self.action_space.n)
+        self.action_offset = int(self.action_space.start)
+        self.q_net = QNetwork(space, self.n_actions, cfg.approximator, cfg.dueling).to(self.device)
+        self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
+        self.optimizer = make_adam(self.q_net.parameters(), cfg.learning_rate, cfg.adam_eps)
+        if isinstance(space, gym.spaces.Discrete):
+            obs_dtype = np.int64
+        else:
+            obs_dtype = np.uint8 if space.dtype == np.uint8 else np.float32
+        buffer_args = dict(
+            capacity=cfg.buffer_size,
+            obs_shape=space.shape,
+            action_shape=(),
+            obs_dtype=obs_dtype,
+            action_dtype=np.int64,
+            store_discounts=cfg.n_step > 1,
+        )
+        if cfg.prioritized:
+            self.buffer: ReplayBuffer = PrioritizedReplayBuffer(
+                **buffer_args, alpha=cfg.per_alpha, eps=cfg.per_eps
+            )
+        else:
+            self.buffer = ReplayBuffer(**buffer_args)
+        self.nstep = (
+            NStepAccumulator(cfg.n_envs, cfg.n_step, cfg.gamma, space.shape, (), obs_dtype)
+            if cfg.n_step > 1
+            else None
+        )
+        self._collect_start = 0  # global_step before the latest collect()
+        self._vector_steps = 0  # vector steps in the latest collect()
+
+    def modules(self) -> dict[str, Any]:
+        return {"q_net": self.q_net, "q_target": self.q_target, "optimizer": self.optimizer}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {
+            "buffer": self.buffer.state_dict(),
+            "nstep": self.nstep.state_dict() if self.nstep is not None else None,
+        }
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if "buffer" in state:
+            self.buffer.load_state_dict(state["buffer"])
+        if self.nstep is not None and state.get("nstep") is not None:
+            self.nstep.load_state_dict(state["nstep"])
+
+    # --- acting ---------------------------------------------------------------------------
+    @property
+    def epsilon(self) -> float:
+        cfg = self.config
+        return linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps,
+                               cfg.exploration_fraction, 1.0 - self.progress_remaining)
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        actions = self.q_net(obs).argmax(dim=1)
+        if not deterministic:
+            explore = torch.rand(len(obs), generator=self.generator) < self.epsilon
+            random = torch.randint(self.n_actions, (len(obs),), generator=self.generator)
+            actions = torch.where(explore.to(actions.device), random.to(actions.device), actions)
+        return actions + self.action_offset
+
+    def _explore(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
+        """Epsilon-greedy action indices (0-based) for raw observations of every env."""
+        n = len(obs)
+        explore = self.rng.random(n) < epsilon
+        if explore.all():  # skip the forward pass (always, before learning starts)
+            return self.rng.integers(self.n_actions, size=n)
+        with torch.inference_mode():
+            actions = self.q_net(self.preprocess(obs)).argmax(dim=1).cpu().numpy()
+        if explore.any():
+            actions[explore] = self.rng.integers(self.n_actions, size=int(explore.sum()))
+        return actions
+
+    def collect(self) -> None:
+        """Step every env until the next training round (``train_freq`` vector steps)."""
+        cfg = self.config
+        runner, n_envs = self.runner, cfg.n_envs
+        # Rounds sit at fixed multiples of train_freq, so split runs train like one long run.
+        steps = cfg.train_freq - (self.global_step // n_envs) % cfg.train_freq
+        steps = max(1, min(steps, -(-(self.end_step - self.global_step) // n_envs)))
+        self._collect_start = self.global_step
+        self._vector_steps = steps
+        buffer, nstep = self.buffer, self.nstep
+        for _ in range(steps):
+            obs = runner.obs
+            if self.global_step < cfg.learning_starts:
+                epsilon = 1.0
+            else:
+                epsilon = self.epsilon
+            actions = self._explore(obs, epsilon)
+            step = runner.step(actions + self.action_offset if self.action_offset else actions)
+            if nstep is None:
+                buffer.add(obs, actions, step.rewards, step.next_obs, step.terminated, step.valid)
+            else:
+                out = nstep.add(obs, actions, step.rewards, step.next_obs, step.terminated,
+                                step.truncated, step.valid)
+                if out is not None:
+                    buffer.add(out.obs, out.actions, out.rewards, out.next_obs, out.terminated,
+                               discounts=out.discounts)
+            self.global_step += n_envs
+
+    # --- learning -------------------------------------------------------------------------
+    def _inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        """Stored raw observations -> network inputs (normalized with the current stats)."""
+        if self.obs_normalizer is None:
+            return obs
+        return torch.as_tensor(self.obs_normalizer(obs.cpu().numpy()), device=self.device)
+
+    def _update_target(self) -> None:
+        """theta' <- tau theta + (1 - tau) theta', once per target_update_interval crossed."""
+        cfg = self.config
+        interval = cfg.target_update_interval
+        k = self.global_step // interval - self._collect_start // interval
+        if k <= 0:
+            return
+        # The online net did not change while collecting: k updates in a row equal one with
+        # tau_k = 1 - (1 - tau)^k.
+        tau = 1.0 - (1.0 - cfg.tau) ** k
+        with torch.no_grad():
+            online = list(self.q_net.parameters()) + list(self.q_net.buffers())
+            target = list(self.q_target.parameters()) + list(self.q_target.buffers())
+            if tau == 1.0:
+                torch._foreach_copy_(target, online)
+            else:
+                torch._foreach_lerp_(target, online, tau)
+
+    def update(self) -> dict[str, Any]:
+        cfg = self.config
+        self._update_target()
+        epsilon = self.epsilon
+        if self.global_step <= cfg.learning_starts or len(self.buffer) < cfg.batch_size:
+            return {"charts/epsilon": epsilon}
+        n_grad = cfg.gradient_steps if cfg.gradient_steps > 0 else self._vector_steps * cfg.n_envs
+        prioritized = isinstance(self.buffer, PrioritizedReplayBuffer)
+        beta = cfg.per_beta + (1.0 - cfg.per_beta) * (1.0 - self.progress_remaining)
+        loss_sum = torch.zeros((), device=self.device)
+        q_sum = torch.zeros((), device=self.device)
+        for _ in range(n_grad):
+            if prioritized:
+                batch = self.buffer.sample(cfg.batch_size, self.rng, self.device, beta=beta)
+            else:
+                batch = self.buffer.sample(cfg.batch_size, self.rng, self.device)
+            discounts = cfg.gamma if batch.discounts is None else batch.discounts
+            obs, next_obs = self._inputs(batch.obs), self._inputs(batch.next_obs)
+            with torch.no_grad():
+                next_q_target = self.q_target(next_obs)
+                if cfg.double_q:
+                    next_values = double_q_values(self.q_net(next_obs), next_q_target)
+                else:
+                    next_values = max_q_values(next_q_target)
+                targets = td_target(batch.rewards, next_values, batch.terminated, discounts)
+            q = self.q_net(obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+            td_errors = q - targets
+            loss = q_loss(td_errors, batch.weights, cfg.loss)
+
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm, foreach=True)
+            self.optimizer.step()
+            self.n_updates += 1
+            if prioritized:
+                self.buffer.update_priorities(batch.indices, td_errors.detach().cpu().numpy())
+            loss_sum += loss.detach()
+            q_sum += q.detach().mean()
+        out: dict[str, Any] = {
+            "losses/td_loss": loss_sum / n_grad,
+            "losses/q_values": q_sum / n_grad,
+            "charts/epsilon": epsilon,
+            "charts/learning_rate": cfg.learning_rate,
+        }
+        if prioritized:
+            out["charts/per_beta"] = beta
+        return out

@@ -1,0 +1,226 @@
+"""REINFORCE: Monte-Carlo policy gradient over complete episodes (Williams 1992).
+
+``n_envs`` envs are stepped together; their steps wait in an :class:`~rlkit.buffers.EpisodeBuffer`
+until their episodes end. Once ``batch_episodes`` episodes are complete (or ``batch_steps`` env
+steps were taken) one gradient step is taken on every complete episode with
+
+    L = -E_t[log pi(a_t|s_t) (G_t - b_t)] + c_v E_t[(V(s_t) - G_t)^2] - c_e E_t[H(pi(.|s_t))]
+
+where G_t = sum_k gamma^k r_{t+k} is the reward-to-go within the episode and the baseline b_t
+is 0 (``none``), a running mean of G (``mean``) or a learned V(s_t) (``value``; only then is the
+value term used). Any baseline that does not depend on a_t leaves the gradient unbiased and
+lowers its variance.
+
+Two choices the estimator needs:
+
+* episodes still running at an update are not used; they stay stored, finish under the
+  updated policy and are used by the next update. Their early actions were drawn from the
+  previous policy (one update stale), a small bias traded for not throwing steps away.
+* a truncated episode (time limit) did not end: with a learned value its return is
+  bootstrapped, G_T = r_T + gamma V(s_{T+1}) at the truncated step. Without one (``none``,
+  ``mean``) there is nothing to bootstrap from and it is scored as if it had terminated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from rlkit.agent import Agent
+from rlkit.buffers import EpisodeBuffer, RolloutBuffer, reward_to_go
+from rlkit.config import TrainConfig
+from rlkit.errors import ConfigError
+from rlkit.networks import ActorCritic, make_adam
+from rlkit.rollout import collect_rollout
+
+
+@dataclass
+class ReinforceConfig(TrainConfig):
+    """REINFORCE hyperparameters (on top of the shared training settings)."""
+
+    batch_episodes: int = 8
+    """update once this many episodes are complete (0: only batch_steps triggers updates)"""
+    batch_steps: int = 0
+    """or once this many env steps were taken since the last update (0: off)"""
+    rollout_steps: int = 16
+    """steps per env collected between checks of the update trigger"""
+    baseline: Literal["none", "mean", "value"] = "value"
+    """b_t: none, a running mean of the returns, or a learned value function V(s_t)"""
+    mean_decay: float = 0.9
+    """the mean baseline is an exponential moving average of batch means with this decay"""
+    learning_rate: float = 1e-3
+    """Adam step size (policy and value function)"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over training"""
+    adam_eps: float = 1e-5
+    """Adam epsilon"""
+    normalize_advantage: bool = False
+    """standardize G - b over each batch"""
+    ent_coef: float = 0.0
+    """entropy bonus coefficient c_e"""
+    vf_coef: float = 0.5
+    """value loss coefficient c_v (value baseline only)"""
+    max_grad_norm: float = 0.5
+    """clip the global gradient norm to this"""
+    share_torso: bool = False
+    """one torso for policy and value function (else two of the same shape)"""
+    log_std_init: float = 0.0
+    """initial log std of the Gaussian policy (Box actions)"""
+
+    def validate(self) -> None:
+        for key in ("n_envs", "rollout_steps"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        if self.batch_episodes < 0 or self.batch_steps < 0:
+            raise ConfigError("config keys 'batch_episodes' and 'batch_steps' must be >= 0")
+        if self.batch_episodes == 0 and self.batch_steps == 0:
+            raise ConfigError("set 'batch_episodes' or 'batch_steps' (> 0) to trigger updates")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.mean_decay < 1.0:
+            raise ConfigError("config key 'gamma' must lie in [0, 1] and 'mean_decay' in [0, 1)")
+        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
+            raise ConfigError("config keys 'learning_rate' and 'max_grad_norm' must be > 0")
+
+
+def reinforce_loss(
+    log_probs: torch.Tensor, returns: torch.Tensor, baseline: torch.Tensor | float
+) -> torch.Tensor:
+    """-E_t[log pi(a_t|s_t) (G_t - b_t)]; the baseline gets no gradient.
+
+    Minimizing it raises the log-probability of actions whose return beat the baseline.
+    """
+    if isinstance(baseline, torch.Tensor):
+        baseline = baseline.detach()
+    return -(log_probs * (returns - baseline)).mean()
+
+
+class Reinforce(Agent):
+    name = "reinforce"
+    Config = ReinforceConfig
+    config: ReinforceConfig
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.policy = ActorCritic(
+            self.observation_space,
+            self.action_space,
+            cfg.approximator,
+            share_torso=cfg.share_torso,
+            log_std_init=cfg.log_std_init,
+        ).to(self.device)
+        self.optimizer = make_adam(self.policy.parameters(), cfg.learning_rate, cfg.adam_eps)
+        continuous = isinstance(self.action_space, gym.spaces.Box)
+        shapes = dict(
+            obs_shape=self.observation_space.shape,
+            action_shape=self.action_space.shape,
+            obs_dtype=np.float32 if continuous or self.observation_space.shape else np.int64,
+            action_dtype=np.float32 if continuous else np.int64,
+        )
+        # the shared collector fills this chunk; whole episodes accumulate in self.episodes
+        self.chunk = RolloutBuffer(cfg.rollout_steps, cfg.n_envs, **shapes)
+        self.episodes = EpisodeBuffer(cfg.n_envs, **shapes)
+        self.mean_return: float | None = None  # the ``mean`` baseline
+
+    def modules(self) -> dict[str, Any]:
+        return {"policy": self.policy, "optimizer": self.optimizer}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"episodes": self.episodes.state_dict(), "mean_return": self.mean_return}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if "episodes" in state:
+            self.episodes.load_state_dict(state["episodes"])
+            self.mean_return = state["mean_return"]
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        if deterministic:
+            return self.policy.deterministic_action(obs)
+        return self.policy.act(obs)[0]
+
+    def collect(self) -> None:
+        """Step the envs until the update trigger fires (or the training budget is spent)."""
+        cfg = self.config
+        steps = 0
+        while True:
+            collect_rollout(
+                self.runner, self.chunk, self.policy, self.preprocess, self.action_space,
+                cfg.gamma, 1.0,
+            )  # fmt: skip
+            self.episodes.extend(self.chunk)
+            steps += cfg.rollout_steps * cfg.n_envs
+            if (
+                (cfg.batch_episodes and self.episodes.n_complete() >= cfg.batch_episodes)
+                or (cfg.batch_steps and steps >= cfg.batch_steps)
+                or self.global_step + steps >= self.end_step
+            ):
+                break
+        self.global_step += steps
+
+    def _returns(self, batch: Any) -> np.ndarray:
+        """Reward-to-go of every step; truncations bootstrap from V when V is learned."""
+        bootstrap = None
+        if self.config.baseline == "value":
+            t, j = np.nonzero(batch.truncated & batch.mask)
+            bootstrap = np.zeros_like(batch.rewards)
+            if len(t):
+                with torch.no_grad():
+                    final_obs = torch.as_tensor(batch.obs[t + 1, j], device=self.device)
+                    bootstrap[t, j] = self.policy.get_value(final_obs).cpu().numpy()
+        return reward_to_go(
+            batch.rewards, batch.terminated, batch.truncated, self.config.gamma, bootstrap
+        )
+
+    def update(self) -> dict[str, Any]:
+        cfg = self.config
+        batch = self.episodes.take_complete()
+        if batch is None:
+            return {}
+        lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        mask = batch.mask
+        returns = torch.as_tensor(self._returns(batch)[mask], device=self.device)
+        obs = torch.as_tensor(batch.obs[mask], device=self.device)
+        actions = torch.as_tensor(batch.actions[mask], device=self.device)
+        log_probs, entropy, values = self.policy.evaluate_actions(obs, actions)
+
+        if cfg.baseline == "value":
+            baseline: torch.Tensor | float = values.detach()
+        elif cfg.baseline == "mean":
+            batch_mean = float(returns.mean())
+            if self.mean_return is None:  # first batch: its own mean
+                self.mean_return = batch_mean
+            baseline = self.mean_return
+            self.mean_return = cfg.mean_decay * self.mean_return + (1 - cfg.mean_decay) * batch_mean
+        else:
+            baseline = 0.0
+        advantages = returns - baseline
+        if cfg.normalize_advantage and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy_loss = reinforce_loss(log_probs, advantages, 0.0)
+        loss = policy_loss - cfg.ent_coef * entropy.mean()
+        metrics: dict[str, Any] = {}
+        if cfg.baseline == "value":
+            v_loss = (values - returns).pow(2).mean()
+            loss = loss + cfg.vf_coef * v_loss
+            metrics["losses/value_loss"] = v_loss.detach()
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        self.n_updates += 1
+        metrics.update({
+            "losses/policy_loss": policy_loss.detach(),
+            "losses/entropy": entropy.mean().detach(),
+            "charts/episodes_per_update": batch.n_episodes,
+            "charts/steps_per_update": int(mask.sum()),
+            "charts/learning_rate": lr,
+        })  # fmt: skip
+        if cfg.baseline == "mean":
+            metrics["charts/mean_baseline"] = self.mean_return
+        return metrics

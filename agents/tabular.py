@@ -1,0 +1,534 @@
+"""Tabular temporal-difference learning: TD(0) prediction, Q-learning, SARSA, Expected SARSA.
+
+For envs with Discrete observations and actions the values live in numpy tables and every env
+step is learned from at once (online TD). With step size eta and TD target y,
+
+    TD(0):           V(s) <- V(s) + eta [y - V(s)],       y = r + gamma V(s')
+    Q-learning:      Q(s, a) <- Q(s, a) + eta [y - Q(s, a)], y = r + gamma max_b Q(s', b)
+    SARSA:           y = r + gamma Q(s', a'),              a' ~ pi(.|s') the next action taken
+    Expected SARSA:  y = r + gamma sum_b pi(b|s') Q(s', b)
+
+The four agents share everything (acting, schedules, masks, checkpoints, the update) except
+the one small function that computes y. ``terminated`` cuts the bootstrap (the value of a
+terminal state is 0); ``truncated`` does not: with next-step autoreset the step's ``next_obs``
+is the true final observation and y bootstraps from it. The autoreset step that follows the
+end of an episode (``valid=False``) is never learned from.
+
+Control agents act epsilon-greedily in Q (epsilon decays linearly, ties broken at random while
+training, by the lowest action index when acting deterministically). TD(0) acts with the
+policy it evaluates: uniform random, or the greedy policy of a saved agent.
+
+Action masks: when the env puts ``action_mask`` in ``info`` (rlkit/Rooms-v0, Taxi), the agent
+stores the mask seen for each state, and exploration, max and argmax use only the allowed
+actions. Storing it per state lets ``predict`` (which sees observations only, e.g. in
+``rlkit eval``) respect the masks too; it assumes the mask is a function of the state, which
+holds for envs whose observation is the whole state (every tabular env).
+
+Several envs (``n_envs > 1``) are updated together from the same table; when two of them
+update the same cell in one step, the cell gets one update with the mean of their TD errors
+(as a synchronous batch update would), so the step size never compounds past eta.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlkit.agent import Agent
+from rlkit.config import TrainConfig
+from rlkit.errors import ConfigError, RlkitError
+
+# Greedy policies can loop forever in deterministic envs; envs registered without a time
+# limit (CliffWalking-v1) get this one, so that training and evaluation episodes end.
+DEFAULT_MAX_EPISODE_STEPS = 1_000
+
+
+@dataclass
+class TabularConfig(TrainConfig):
+    """Tabular TD hyperparameters (on top of the shared training settings)."""
+
+    learning_rate: float = 0.1
+    """step size eta of the TD update"""
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    """constant eta, or linear decay from learning_rate to final_learning_rate over training"""
+    final_learning_rate: float = 0.0
+    """eta at the end of training with lr_schedule=linear"""
+    exploration_initial_eps: float = 1.0
+    """epsilon (probability of a uniformly random allowed action) at the start of training"""
+    exploration_final_eps: float = 0.05
+    """epsilon after the decay"""
+    exploration_fraction: float = 0.5
+    """fraction of training over which epsilon decays linearly (0: final epsilon throughout)"""
+    initial_value: float = 0.0
+    """initial value of every table entry (> 0 makes untried actions attractive)"""
+    policy: str = "random"
+    """td0 only: the policy to evaluate, 'random' (uniform over allowed actions) or the path
+    of a saved agent (checkpoint or run directory) whose greedy policy is evaluated"""
+
+    def validate(self) -> None:
+        if self.n_envs < 1:
+            raise ConfigError(f"config key 'n_envs' must be >= 1, got {self.n_envs}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"config key 'gamma' must lie in [0, 1], got {self.gamma}")
+        if not 0.0 < self.learning_rate <= 1.0 or not 0.0 <= self.final_learning_rate <= 1.0:
+            raise ConfigError(
+                "config keys 'learning_rate' must lie in (0, 1] and 'final_learning_rate' in "
+                f"[0, 1]; got {self.learning_rate} and {self.final_learning_rate}"
+            )
+        for key in ("exploration_initial_eps", "exploration_final_eps", "exploration_fraction"):
+            value = getattr(self, key)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"config key '{key}' must lie in [0, 1], got {value}")
+        if self.normalize_obs or self.normalize_reward:
+            raise ConfigError(
+                "tabular agents index tables by state and learn raw rewards; "
+                "set normalize_obs and normalize_reward to false"
+            )
+
+
+# --- TD targets: one small pure function per algorithm --------------------------------------
+def td0_target(
+    rewards: np.ndarray, next_values: np.ndarray, terminated: np.ndarray, gamma: float
+) -> np.ndarray:
+    """y = r + gamma V(s'), with V(s') = 0 when the episode terminated."""
+    return rewards + gamma * np.where(terminated, 0.0, next_values)
+
+
+def q_learning_target(
+    rewards: np.ndarray,
+    next_q: np.ndarray,
+    next_mask: np.ndarray,
+    terminated: np.ndarray,
+    gamma: float,
+) -> np.ndarray:
+    """y = r + gamma max_{b allowed in s'} Q(s', b); ``next_q``/``next_mask`` are (n, A) rows."""
+    return rewards + gamma * np.where(terminated, 0.0, masked_max(next_q, next_mask))
+
+
+def sarsa_target(
+    rewards: np.ndarray,
+    next_q: np.ndarray,
+    next_actions: np.ndarray,
+    terminated: np.ndarray,
+    gamma: float,
+) -> np.ndarray:
+    """y = r + gamma Q(s', a') with a' the action the agent takes next in s'."""
+    chosen = np.take_along_axis(next_q, next_actions[:, None], axis=1)[:, 0]
+    return rewards + gamma * np.where(terminated, 0.0, chosen)
+
+
+def expected_sarsa_target(
+    rewards: np.ndarray,
+    next_q: np.ndarray,
+    next_probs: np.ndarray,
+    terminated: np.ndarray,
+    gamma: float,
+) -> np.ndarray:
+    """y = r + gamma sum_b pi(b|s') Q(s', b) with pi the epsilon-greedy policy."""
+    expected = (next_probs * next_q).sum(axis=1)
+    return rewards + gamma * np.where(terminated, 0.0, expected)
+
+
+# --- acting on tables -----------------------------------------------------------------------
+def masked_max(q: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """max_{b: mask[b]} q[b] per row (every row must allow at least one action)."""
+    return np.where(mask, q, -np.inf).max(axis=1)
+
+
+def greedy_actions(q: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """argmax over allowed actions per row; ties go to the lowest action index."""
+    return np.where(mask, q, -np.inf).argmax(axis=1)
+
+
+def epsilon_greedy(
+    q: np.ndarray, mask: np.ndarray, epsilon: float, rng: np.random.Generator
+) -> np.ndarray:
+    """With probability epsilon a uniformly random allowed action, else a greedy allowed one.
+
+    Ties between greedy actions are broken at random: with an all-zero table a fixed order
+    would send every early episode the same way.
+    """
+    keys = rng.random((q.shape[0], q.shape[1] + 1))
+    explore, keys = keys[:, 0] < epsilon, keys[:, 1:]
+    allowed_q = np.where(mask, q, -np.inf)
+    best = allowed_q == allowed_q.max(axis=1, keepdims=True)
+    # The largest random key among a set of actions is uniform over that set.
+    greedy = np.where(best, keys, -1.0).argmax(axis=1)
+    uniform = np.where(mask, keys, -1.0).argmax(axis=1)
+    return np.where(explore, uniform, greedy)
+
+
+def epsilon_greedy_probs(q: np.ndarray, mask: np.ndarray, epsilon: float) -> np.ndarray:
+    """pi(b|s) of :func:`epsilon_greedy`: eps / #allowed + (1 - eps) / #greedy on greedy b."""
+    best = (q == masked_max(q, mask)[:, None]) & mask
+    return epsilon * mask / mask.sum(axis=1, keepdims=True) + (1.0 - epsilon) * best / best.sum(
+        axis=1, keepdims=True
+    )
+
+
+def apply_td_update(
+    table: np.ndarray, index: tuple[np.ndarray, ...], td_errors: np.ndarray, lr: float
+) -> None:
+    """table[index] += lr * td_error, in place.
+
+    Entries that appear more than once in ``index`` (two envs in the same cell in one vector
+    step) get a single update with the mean of their TD errors.
+    """
+    flat = np.ravel_multi_index(index, table.shape)
+    if len(set(flat.tolist())) == len(flat):  # the common case, checked cheaply
+        table[index] += lr * td_errors
+        return
+    cells, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=td_errors, minlength=len(cells))
+    table.reshape(-1)[cells] += lr * sums / counts
+
+
+class Table:
+    """A numpy array that checkpoints like a module (``state_dict``/``load_state_dict``)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"values": self.values.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        values = np.asarray(state["values"])
+        if values.shape != self.values.shape:
+            raise ValueError(f"table of shape {values.shape}, expected {self.values.shape}")
+        self.values[...] = values
+
+
+class TabularAgent(Agent):
+    """Everything the tabular agents share; subclasses supply ``td_target`` (and the shape)."""
+
+    Config = TabularConfig
+    config: TabularConfig
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete,)
+    #: True for control agents (a Q table), False for prediction (a V table, fixed policy).
+    control: ClassVar[bool] = True
+
+    def setup(self) -> None:
+        cfg = self.config
+        if not isinstance(self.observation_space, gym.spaces.Discrete):
+            raise RlkitError(
+                f"{self.name} needs Discrete observations; {self.env_id} has "
+                f"{self.observation_space}. Use a deep agent such as dqn or ppo."
+            )
+        if gym.spec(self.env_id).max_episode_steps is None:
+            cfg.env_kwargs = {"max_episode_steps": DEFAULT_MAX_EPISODE_STEPS, **cfg.env_kwargs}
+        env = gym.make(self.env_id, **cfg.env_kwargs).unwrapped
+        self.grid = _grid_layout(env)  # for describe_policy
+        self.true_values = getattr(env, "TRUE_VALUES", None)  # known values (RandomWalk)
+        env.close()
+        self.n_states = int(self.observation_space.n)
+        self.n_actions = int(self.action_space.n)
+        # Envs may number states from ``start`` (Discrete(n, start=k)); tables index from 0.
+        self.obs_start = int(self.observation_space.start)
+        self.action_start = int(self.action_space.start)
+        shape = (self.n_states, self.n_actions) if self.control else (self.n_states,)
+        self.table = Table(np.full(shape, cfg.initial_value, dtype=np.float64))
+        # Allowed actions per state, learned from info["action_mask"] (all allowed until seen).
+        self.mask = Table(np.ones((self.n_states, self.n_actions), dtype=bool))
+        # a' chosen in update() for the states in acting_obs, taken by the next collect()
+        self.next_actions: np.ndarray | None = None
+        self.acting_obs: np.ndarray | None = None
+        self.transition: tuple[np.ndarray, np.ndarray, Any] | None = None
+        self.td_abs_sum, self.td_count = 0.0, 0
+
+    def modules(self) -> dict[str, Any]:
+        return {"values": self.table, "action_mask": self.mask}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {
+            "next_actions": self.next_actions,
+            "acting_obs": self.acting_obs,
+            "td_abs_sum": self.td_abs_sum,
+            "td_count": self.td_count,
+        }
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        actions = state.get("next_actions")
+        self.next_actions = None if actions is None else np.asarray(actions)
+        acting_obs = state.get("acting_obs")
+        self.acting_obs = None if acting_obs is None else np.asarray(acting_obs)
+        self.td_abs_sum = float(state.get("td_abs_sum", 0.0))
+        self.td_count = int(state.get("td_count", 0))
+
+    # --- schedules ----------------------------------------------------------------------
+    @property
+    def epsilon(self) -> float:
+        cfg = self.config
+        progress = 1.0 - self.progress_remaining
+        done = min(1.0, progress / cfg.exploration_fraction) if cfg.exploration_fraction else 1.0
+        start, end = cfg.exploration_initial_eps, cfg.exploration_final_eps
+        return start + done * (end - start)
+
+    @property
+    def learning_rate(self) -> float:
+        cfg = self.config
+        if cfg.lr_schedule == "constant":
+            return cfg.learning_rate
+        remaining = self.progress_remaining
+        return cfg.final_learning_rate + remaining * (cfg.learning_rate - cfg.final_learning_rate)
+
+    # --- acting -------------------------------------------------------------------------
+    def behaviour(self, states: np.ndarray) -> np.ndarray:
+        """Training actions (table indices) in ``states``: epsilon-greedy in Q."""
+        return epsilon_greedy(
+            self.table.values[states], self.mask.values[states], self.epsilon, self.rng
+        )
+
+    def policy(self, states: np.ndarray, deterministic: bool) -> np.ndarray:
+        """Actions (table indices) for ``states``: greedy when deterministic."""
+        if deterministic:
+            return greedy_actions(self.table.values[states], self.mask.values[states])
+        return self.behaviour(states)
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        states = obs.cpu().numpy().astype(np.int64) - self.obs_start
+        return torch.as_tensor(self.policy(states, deterministic) + self.action_start)
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for a state id (or a batch of them); numpy all the way, no torch."""
+        states = np.asarray(obs, dtype=np.int64)
+        actions = self.policy(states.reshape(-1) - self.obs_start, deterministic)
+        actions = actions + self.action_start
+        return actions[0] if states.ndim == 0 else actions.reshape(states.shape)
+
+    def record_masks(self, obs: np.ndarray, infos: dict[str, Any]) -> None:
+        """Store ``infos["action_mask"]`` as the allowed actions of the states in ``obs``."""
+        masks = infos.get("action_mask")
+        if masks is None:
+            return
+        present = infos["_action_mask"]
+        masks = masks[present].astype(bool)
+        # A state that allows nothing (a terminal one) is left with every action allowed, so
+        # max and argmax stay defined there.
+        masks |= ~masks.any(axis=1, keepdims=True)
+        self.mask.values[obs[present] - self.obs_start] = masks
+
+    # --- learning -----------------------------------------------------------------------
+    def collect(self) -> None:
+        runner = self.runner
+        if self.acting_obs is not runner.obs and (
+            self.acting_obs is None or not np.array_equal(self.acting_obs, runner.obs)
+        ):  # a new runner (first step, or a resume whose env could not be restored)
+            self.record_masks(runner.obs, runner.infos)
+            self.next_actions = self.behaviour(runner.obs - self.obs_start)
+            self.acting_obs = runner.obs
+        states, actions = runner.obs - self.obs_start, self.next_actions
+        step = runner.step(actions + self.action_start)
+        self.record_masks(step.next_obs, runner.infos)
+        self.transition = (states, actions, step)
+        self.global_step += runner.n_envs
+
+    def td_target(
+        self,
+        rewards: np.ndarray,
+        next_states: np.ndarray,
+        next_actions: np.ndarray,
+        terminated: np.ndarray,
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def update(self) -> dict[str, float]:
+        states, actions, step = self.transition
+        next_states = step.next_obs - self.obs_start
+        # a' ~ pi(.|s') is drawn before Q(s, a) changes (Sutton & Barto's SARSA order); it is
+        # the action collect() takes next, and SARSA's target uses it.
+        next_actions = self.behaviour(next_states)
+        self.next_actions, self.acting_obs = next_actions, step.next_obs
+        rewards, terminated, valid = step.rewards, step.terminated, step.valid
+        if not valid.all():  # skip the autoreset step: it is no transition
+            states, actions, rewards = states[valid], actions[valid], rewards[valid]
+            next_states, next_actions = next_states[valid], next_actions[valid]
+            terminated = terminated[valid]
+        if len(states):
+            index = (states, actions) if self.control else (states,)
+            target = self.td_target(rewards, next_states, next_actions, terminated)
+            td_errors = target - self.table.values[index]
+            apply_td_update(self.table.values, index, td_errors, self.learning_rate)
+            self.td_abs_sum += float(np.abs(td_errors).sum())
+            self.td_count += len(td_errors)
+            self.n_updates += 1
+        # Metrics only on steps the loop logs: building them every step would cost more than
+        # the update itself.
+        if self.global_step < self.next_log and self.global_step < self.end_step:
+            return {}
+        return self.metrics()
+
+    def metrics(self) -> dict[str, float]:
+        out = {
+            "losses/td_error": self.td_abs_sum / max(self.td_count, 1),
+            "charts/learning_rate": self.learning_rate,
+        }
+        self.td_abs_sum, self.td_count = 0.0, 0
+        if self.control:
+            out["charts/epsilon"] = self.epsilon
+        return out
+
+    # --- reading the tables -------------------------------------------------------------
+    def describe_policy(self) -> str | None:
+        """The greedy policy as arrows on the grid (FrozenLake, CliffWalking), or a table."""
+        greedy = greedy_actions(self.table.values, self.mask.values)
+        undecided = np.ptp(np.where(self.mask.values, self.table.values, 0.0), axis=1) == 0
+        if self.grid is not None:
+            cells, arrows = self.grid
+            lines = []
+            for r, row in enumerate(cells):
+                out = []
+                for c, cell in enumerate(row):
+                    s = r * len(row) + c
+                    out.append(cell if cell != "." else "·" if undecided[s] else arrows[greedy[s]])
+                lines.append(" ".join(out))
+            return "greedy policy:\n" + "\n".join(lines)
+        if self.n_states > 64:
+            return None
+        lines = ["state  greedy  Q(s, a) for a = 0.." + str(self.n_actions - 1)]
+        for s in range(self.n_states):
+            values = " ".join(
+                f"{q:8.2f}" if allowed else f"{'-':>8}"
+                for q, allowed in zip(self.table.values[s], self.mask.values[s], strict=True)
+            )
+            lines.append(f"{s + self.obs_start:5d}  {greedy[s] + self.action_start:6d}  {values}")
+        return "\n".join(lines)
+
+
+def _grid_layout(env: gym.Env) -> tuple[list[list[str]], str] | None:
+    """Cells (letters for fixed cells, '.' where an arrow goes) and arrows by action."""
+    name = type(env).__name__
+    if name == "FrozenLakeEnv":  # actions: left, down, right, up
+        cells = [[ch.decode() for ch in row] for row in env.desc]
+        cells = [[ch if ch in "HG" else "." for ch in row] for row in cells]
+        return cells, "←↓→↑"
+    if name == "CliffWalkingEnv":  # actions: up, right, down, left
+        rows, cols = env.shape
+        cells = [["C" if env._cliff[r, c] else "." for c in range(cols)] for r in range(rows)]
+        cells[rows - 1][cols - 1] = "G"
+        return cells, "↑→↓←"
+    return None
+
+
+class QLearning(TabularAgent):
+    """Off-policy TD control: y = r + gamma max_b Q(s', b)."""
+
+    name = "qlearning"
+
+    def td_target(self, rewards, next_states, next_actions, terminated):
+        return q_learning_target(
+            rewards,
+            self.table.values[next_states],
+            self.mask.values[next_states],
+            terminated,
+            self.config.gamma,
+        )
+
+
+class Sarsa(TabularAgent):
+    """On-policy TD control: y = r + gamma Q(s', a') with a' the next action taken."""
+
+    name = "sarsa"
+
+    def td_target(self, rewards, next_states, next_actions, terminated):
+        next_q = self.table.values[next_states]
+        return sarsa_target(rewards, next_q, next_actions, terminated, self.config.gamma)
+
+
+class ExpectedSarsa(TabularAgent):
+    """TD control on the expectation over the next action: y = r + gamma E_pi[Q(s', .)]."""
+
+    name = "expected_sarsa"
+
+    def td_target(self, rewards, next_states, next_actions, terminated):
+        next_q = self.table.values[next_states]
+        probs = epsilon_greedy_probs(next_q, self.mask.values[next_states], self.epsilon)
+        return expected_sarsa_target(rewards, next_q, probs, terminated, self.config.gamma)
+
+
+class TD0(TabularAgent):
+    """TD(0) prediction of V for a fixed policy: y = r + gamma V(s').
+
+    The policy is uniform over the allowed actions (``policy: random``) or the greedy policy of
+    a saved agent (``policy: path/to/run``), read once into a table of actions per state and
+    checkpointed with V. Acting (also in evaluation) follows that policy.
+    """
+
+    name = "td0"
+    control = False
+
+    def setup(self) -> None:
+        super().setup()
+        # -1: no fixed action (uniform random over the allowed actions).
+        self.fixed = Table(np.full(self.n_states, -1, dtype=np.int64))
+        if self.config.policy != "random":
+            self.fixed.values[:] = self._load_policy(self.config.policy)
+
+    def _load_policy(self, path: str) -> np.ndarray:
+        import rlkit
+
+        if not Path(path).exists():
+            raise ConfigError(
+                f"config key 'policy' must be 'random' or a saved agent; '{path}' does not exist"
+            )
+        other = rlkit.load(path)
+        if other.observation_space != self.observation_space or (
+            other.action_space != self.action_space
+        ):
+            raise ConfigError(
+                f"policy '{path}' is for {other.env_id} ({other.observation_space}, "
+                f"{other.action_space}); {self.env_id} has ({self.observation_space}, "
+                f"{self.action_space})"
+            )
+        states = np.arange(self.n_states) + self.obs_start
+        return np.asarray(other.predict(states, deterministic=True)) - self.action_start
+
+    def modules(self) -> dict[str, Any]:
+        return {**super().modules(), "policy": self.fixed}
+
+    def behaviour(self, states: np.ndarray) -> np.ndarray:
+        fixed = self.fixed.values[states]
+        keys = self.rng.random((len(states), self.n_actions))
+        uniform = np.where(self.mask.values[states], keys, -1.0).argmax(axis=1)
+        return np.where(fixed >= 0, fixed, uniform)
+
+    def policy(self, states: np.ndarray, deterministic: bool) -> np.ndarray:
+        # The evaluated policy is the policy: a random one stays random when "deterministic".
+        return self.behaviour(states)
+
+    def td_target(self, rewards, next_states, next_actions, terminated):
+        next_values = self.table.values[next_states]
+        return td0_target(rewards, next_values, terminated, self.config.gamma)
+
+    def metrics(self) -> dict[str, float]:
+        out = super().metrics()
+        if self.true_values is not None:
+            out["charts/rms_error"] = rms_error(self.table.values, self.true_values)
+        return out
+
+    def describe_policy(self) -> str | None:
+        """V on the grid for grid envs, else V per state (up to 64 states)."""
+        values = self.table.values
+        if self.grid is not None:
+            cells, _ = self.grid
+            ncol = len(cells[0])
+            rows = [
+                " ".join(f"{values[r * ncol + c]:6.2f}" for c in range(ncol))
+                for r in range(len(cells))
+            ]
+            return "state values V(s):\n" + "\n".join(rows)
+        if self.n_states > 64:
+            return None
+        return "state values V(s):\n" + "\n".join(
+            f"{s + self.obs_start:5d}  {v:8.4f}" for s, v in enumerate(values)
+        )
+
+
+def rms_error(values: np.ndarray, true_values: np.ndarray) -> float:
+    """sqrt(mean_s (V(s) - v_true(s))^2)."""
+    return float(np.sqrt(np.mean((np.asarray(values) - np.asarray(true_values)) ** 2)))

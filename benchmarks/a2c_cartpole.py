@@ -1,0 +1,81 @@
+"""rlkit A2C vs SB3 A2C on CartPole-v1: same hyperparameters, env count and seed.
+
+    python benchmarks/a2c_cartpole.py [--steps 100000] [--seed 0] [--only rlkit|sb3]
+
+Both use rlkit's tuned CartPole config from ``configs/a2c.yaml`` (8 sync envs, [64, 64] tanh
+actor and critic, RMSprop), one torch thread, and no evaluation during training; the final
+deterministic evaluation (10 episodes) is outside the timed part.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from common import report, sb3_eval, timed
+
+import rlkit
+from rlkit.evaluation import evaluate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    agent = rlkit.make("a2c", "CartPole-v1", seed=args.seed, eval_freq=0)
+    cfg = agent.config
+    results = {}
+    if args.only in (None, "rlkit"):
+        rk_time, _ = timed(lambda: agent.learn(args.steps))
+        results["rlkit"] = (rk_time, evaluate(agent, 10)["mean_return"])
+
+    if args.only in (None, "sb3"):
+        from stable_baselines3 import A2C
+        from stable_baselines3.common.env_util import make_vec_env
+
+        def linear(value: float):
+            return lambda progress_remaining: progress_remaining * value
+
+        env = make_vec_env("CartPole-v1", n_envs=cfg.n_envs, seed=args.seed)
+        hidden = list(cfg.approximator.hidden_sizes)
+        adam = cfg.optimizer == "adam"
+        adam_kwargs = {"optimizer_kwargs": {"eps": cfg.optimizer_eps}} if adam else {}
+        model = A2C(
+            "MlpPolicy",
+            env,
+            n_steps=cfg.n_steps,
+            gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda,
+            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+            max_grad_norm=cfg.max_grad_norm,
+            use_rms_prop=cfg.optimizer == "rmsprop",
+            rms_prop_eps=cfg.optimizer_eps,
+            normalize_advantage=cfg.normalize_advantage,
+            policy_kwargs={
+                "net_arch": {"pi": hidden, "vf": hidden},
+                "share_features_extractor": True,
+                "activation_fn": torch.nn.Tanh,
+                # SB3 builds RMSprop(alpha=0.99, eps=rms_prop_eps) itself; Adam gets eps here
+                **adam_kwargs,
+            },
+            seed=args.seed,
+            device="cpu",
+        )
+        sb_time, _ = timed(lambda: model.learn(args.steps))
+        results["sb3"] = (sb_time, sb3_eval(model, "CartPole-v1"))
+
+    if len(results) == 2:
+        report("A2C CartPole-v1", args.steps, results["rlkit"], results["sb3"])
+    else:
+        for name, (secs, ret) in results.items():
+            print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Prioritized experience replay (Schaul et al., 2016) on the uniform buffer's storage.
+
+Transition i is replayed with probability P(i) = p_i / sum_k p_k, where
+
+    p_i = (|delta_i| + eps)^alpha
+
+and delta_i is its latest TD error ("replay what surprised you"); alpha = 0 is uniform replay.
+A transition that was never replayed enters with the largest priority seen so far, so it is
+replayed at least once soon. The bias of non-uniform replay is corrected by weighting each
+sampled loss term with
+
+    w_i = (N * P(i))^(-beta) / max_j w_j = (p_i / min_j p_j)^(-beta),
+
+N = number of stored transitions, with beta annealed towards 1 over training. A sum tree gives
+sum_k p_k and sampling in O(log N); a min tree gives min_j p_j (so max_j w_j) in O(1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlkit.buffers import ReplayBatch, ReplayBuffer
+from rlkit.sumtree import MinTree, SumTree, stratified_sample
+
+
+def importance_weights(
+    priorities: np.ndarray, total: float, min_priority: float, size: int, beta: float
+) -> np.ndarray:
+    """w_i = (N P(i))^-beta / max_j w_j with P(i) = p_i / total; max_j w_j uses min_j p_j."""
+    probs = priorities / total
+    max_weight = (size * min_priority / total) ** -beta
+    return (size * probs) ** -beta / max_weight
+
+
+class PrioritizedReplayBuffer(ReplayBuffer):
+    """A :class:`ReplayBuffer` that samples by priority and returns importance weights.
+
+    ``sample(batch_size, rng, beta=...)`` draws stratified over ``batch_size`` equal segments
+    of the total priority and fills ``ReplayBatch.weights``; the agent then calls
+    ``update_priorities(batch.indices, td_errors)``.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: tuple[int, ...],
+        action_shape: tuple[int, ...],
+        obs_dtype: np.dtype = np.float32,
+        action_dtype: np.dtype = np.int64,
+        store_discounts: bool = False,
+        alpha: float = 0.6,
+        eps: float = 1e-6,
+    ) -> None:
+        super().__init__(capacity, obs_shape, action_shape, obs_dtype, action_dtype,
+                         store_discounts)
+        if alpha < 0 or eps <= 0:
+            raise ValueError(f"need alpha >= 0 and eps > 0, got alpha={alpha}, eps={eps}")
+        self.alpha, self.eps = alpha, eps
+        self.sum_tree = SumTree(capacity)
+        self.min_tree = MinTree(capacity)
+        self.max_priority = 1.0  # largest p_i so far (already raised to alpha)
+        # Indices added since the trees were last written: they all get max_priority, which
+        # cannot change before the next sample/update, so writing them in one batch then is
+        # exact and saves one O(log N) tree walk per env step.
+        self._unwritten: list[np.ndarray] = []
+
+    def add(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        idx = super().add(*args, **kwargs)
+        if len(idx):
+            self._unwritten.append(idx)
+        return idx
+
+    def _write_new(self) -> None:
+        if self._unwritten:
+            idx = np.concatenate(self._unwritten)
+            self._unwritten = []
+            self.sum_tree.update(idx, self.max_priority)
+            self.min_tree.update(idx, self.max_priority)
+
+    def priorities(self, indices: np.ndarray) -> np.ndarray:
+        """p_i of stored transitions."""
+        self._write_new()
+        return self.sum_tree[indices]
+
+    def probabilities(self, indices: np.ndarray) -> np.ndarray:
+        """P(i) = p_i / sum_k p_k."""
+        return self.priorities(indices) / self.sum_tree.total
+
+    def sample(
+        self,
+        batch_size: int,
+        rng: np.random.Generator,
+        device: torch.device | str = "cpu",
+        beta: float = 1.0,
+    ) -> ReplayBatch:
+        """``batch_size`` transitions drawn with P(i), one per equal segment of sum_k p_k."""
+        self._write_new()
+        indices = stratified_sample(self.sum_tree, batch_size, rng)
+        batch = self.batch(indices, device)
+        weights = importance_weights(
+            self.sum_tree[indices], self.sum_tree.total, self.min_tree.min, self.size, beta
+        )
+        batch.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
+        return batch
+
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+        """p_i = (|delta_i| + eps)^alpha for the sampled ``indices`` (last write wins)."""
+        self._write_new()
+        priorities = (np.abs(td_errors).astype(np.float64) + self.eps) ** self.alpha
+        self.sum_tree.update(indices, priorities)
+        self.min_tree.update(indices, priorities)
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["priorities"] = self.priorities(np.arange(self.size))
+        state["max_priority"] = self.max_priority
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._unwritten = []
+        idx = np.arange(self.size)
+        priorities = np.asarray(state["priorities"], dtype=np.float64)
+        self.sum_tree.update(idx, priorities)
+        self.min_tree.update(idx, priorities)
+        self.max_priority = float(state["max_priority"])

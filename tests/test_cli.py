@@ -1,0 +1,130 @@
+"""The rlkit command: one-line errors, a full train/eval round trip, Ctrl-C and --resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rlkit.metrics import read_metrics
+
+RLKIT = [sys.executable, "-m", "rlkit.cli"]
+ENV = {**os.environ, "WANDB_MODE": "disabled"}
+
+
+def run(*args, cwd=None, timeout=120):
+    return subprocess.run([*RLKIT, *args], capture_output=True, text=True, cwd=cwd, env=ENV,
+                          timeout=timeout)
+
+
+def run_in_process(capsys, *args):
+    """The CLI's main() in this process (no torch import per case); (exit code, stderr)."""
+    from rlkit.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "nope", "CartPole-v1"], "unknown algorithm 'nope'; choose from: ppo"),
+        (["train", "ppo", "CartPol-v1"], "unknown env id 'CartPol-v1'; did you mean CartPole-v1"),
+        (["train", "ppo", "CartPole-v1", "--set", "colour=red"], "unknown config key 'colour'"),
+        (["train", "ppo", "CartPole-v1", "--set", "n_steps=many"],
+         "config key 'n_steps' expects int, got 'many'"),
+        (["train", "ppo", "CartPole-v1", "--config", "missing.yaml"],
+         "config file 'missing.yaml' does not exist"),
+        (["eval", "no/such/run"], "checkpoint 'no/such/run' does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(args, message, capsys):
+    code, err = run_in_process(capsys, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+
+
+def test_corrupt_checkpoint_via_cli(tmp_path, capsys):
+    (tmp_path / "broken.pt").write_bytes(b"\x80\x02garbage")
+    code, err = run_in_process(capsys, "eval", str(tmp_path / "broken.pt"))
+    assert code == 2
+    assert err.startswith("error: checkpoint") and "corrupt" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_algorithm_as_a_real_process(tmp_path):
+    result = run("train", "nope", "CartPole-v1", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "error: unknown algorithm 'nope'; choose from: " + \
+        result.stderr.strip().split("choose from: ")[1]
+
+
+def test_train_then_eval_round_trip(tmp_path):
+    result = run("train", "ppo", "CartPole-v1", "--total-timesteps", "512", "--seed", "4",
+                 "--set", "eval_freq=256", "--set", "eval_episodes=2", "--runs-dir", "r",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (tmp_path / "r").iterdir()
+    assert run_dir.name.startswith("ppo-CartPole-v1-4-")
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("eval return ") and str(run_dir.name) in summary
+    rows = read_metrics(run_dir)
+    assert rows[-1]["global_step"] == 512 and "eval/mean_return" in rows[-1]
+    assert {"charts/SPS", "losses/value_loss", "losses/approx_kl"} <= set(rows[-1])
+    assert (run_dir / "config.yaml").is_file() and (run_dir / "checkpoint.pt").is_file()
+    evaluated = run("eval", str(run_dir), "--episodes", "3")
+    assert evaluated.returncode == 0 and "over 3 episodes" in evaluated.stdout
+
+
+def test_list_shows_agents_and_envs(capsys):
+    from rlkit.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["list"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "ppo" in out and "CartPole-v1" in out and "rlkit/Rooms-v0" in out
+
+
+def test_ctrl_c_checkpoints_and_resume_continues(tmp_path):
+    proc = subprocess.Popen(
+        [*RLKIT, "train", "ppo", "CartPole-v1", "--total-timesteps", "400000", "--runs-dir",
+         "r", "--set", "log_freq=256", "--no-progress"],
+        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 60
+    metrics = None
+    while time.time() < deadline:
+        found = list((tmp_path / "r").glob("*/metrics.jsonl"))
+        if found and found[0].stat().st_size > 0:
+            metrics = found[0]
+            break
+        time.sleep(0.2)
+    assert metrics is not None, "training never wrote a metrics row"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in out
+    run_dir = metrics.parent
+    rows_before = read_metrics(run_dir)
+    stopped_at = json.loads(metrics.read_text().splitlines()[-1])["global_step"]
+    assert (run_dir / "checkpoint.pt").is_file()
+
+    import rlkit
+
+    saved_step = rlkit.load(run_dir).global_step
+    assert saved_step >= stopped_at
+    target = saved_step + 512
+    resumed = run("train", "ppo", "CartPole-v1", "--resume", str(run_dir), "--total-timesteps",
+                  str(target), "--no-progress", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"from step {saved_step}" in resumed.stdout
+    rows = read_metrics(run_dir)
+    assert rows[: len(rows_before)] == rows_before and rows[-1]["global_step"] == target
+    assert rlkit.load(Path(run_dir)).global_step == target

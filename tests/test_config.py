@@ -1,0 +1,70 @@
+"""Config resolution: packaged defaults, per-env tuning, files and typed overrides."""
+
+import pytest
+
+from rlkit.agents.ppo import PPOConfig
+from rlkit.config import from_dict, parse_set, resolve_config
+from rlkit.errors import ConfigError
+
+
+def test_per_env_values_override_defaults():
+    cartpole = resolve_config(PPOConfig, "ppo", "CartPole-v1")
+    assert (cartpole.n_envs, cartpole.n_steps, cartpole.gamma) == (8, 32, 0.98)
+    other = resolve_config(PPOConfig, "ppo", "MountainCarContinuous-v0")
+    assert (other.n_envs, other.n_steps) == (1, 2048)
+
+
+def test_set_values_are_parsed_and_typed():
+    overrides = parse_set(["learning_rate=1e-3", "approximator.hidden_sizes=[32, 16]",
+                           "clip_range_vf=null", "anneal_lr=true", "total_timesteps=2e4"])
+    cfg = resolve_config(PPOConfig, "ppo", "CartPole-v1", overrides=overrides)
+    assert cfg.learning_rate == 1e-3 and isinstance(cfg.learning_rate, float)
+    assert cfg.approximator.hidden_sizes == [32, 16]
+    assert cfg.clip_range_vf is None and cfg.anneal_lr is True
+    assert cfg.total_timesteps == 20_000 and isinstance(cfg.total_timesteps, int)
+
+
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["nope=1"], "unknown config key 'nope'; valid keys: adam_eps"),
+        (["approximator.width=3"], "unknown config key 'approximator.width'"),
+        (["n_steps=abc"], "config key 'n_steps' expects int, got 'abc'"),
+        (["n_steps=1.5"], "expects int"),
+        (["anneal_lr=3"], "expects bool"),
+        (["approximator.activation=swish"], "must be one of tanh"),
+        (["gamma=1.5"], "must lie in [0, 1]"),
+        (["n_steps=0"], "'n_steps' must be >= 1"),
+        (["justakey"], "--set expects key=value"),
+    ],
+)
+def test_bad_overrides_name_the_problem(items, message):
+    with pytest.raises(ConfigError, match=None) as info:
+        resolve_config(PPOConfig, "ppo", "CartPole-v1", overrides=parse_set(items))
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_config_file_flat_or_sectioned(tmp_path):
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("n_epochs: 3\napproximator:\n  hidden_sizes: [8]\n")
+    cfg = resolve_config(PPOConfig, "ppo", "CartPole-v1", config_file=flat)
+    assert cfg.n_epochs == 3 and cfg.approximator.hidden_sizes == [8] and cfg.n_envs == 8
+    sectioned = tmp_path / "sec.yaml"
+    sectioned.write_text("defaults: {n_epochs: 2}\nenvs:\n  CartPole-v1: {n_epochs: 5}\n")
+    assert resolve_config(PPOConfig, "ppo", "CartPole-v1", config_file=sectioned).n_epochs == 5
+    assert resolve_config(PPOConfig, "ppo", "Acrobot-v1", config_file=sectioned).n_epochs == 2
+
+
+def test_yaml_is_never_executed(tmp_path):
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("n_epochs: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        resolve_config(PPOConfig, "ppo", "CartPole-v1", config_file=evil)
+
+
+def test_round_trip_through_dict():
+    cfg = resolve_config(PPOConfig, "ppo", "CartPole-v1")
+    import dataclasses
+
+    assert from_dict(PPOConfig, dataclasses.asdict(cfg)) == cfg
