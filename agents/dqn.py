@@ -18,7 +18,7 @@ target network follows the online one every ``target_update_interval`` env steps
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -27,10 +27,10 @@ import torch
 from torch import nn
 
 from rlkit.agent import Agent
-from rlkit.buffers import ReplayBuffer
+from rlkit.buffers import ReplayBatch, ReplayBuffer
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
-from rlkit.networks import QNetwork, make_adam
+from rlkit.networks import QNetwork, clip_grad_norm, make_adam
 from rlkit.nstep import NStepAccumulator
 from rlkit.prioritized import PrioritizedReplayBuffer
 
@@ -239,7 +239,7 @@ class DQN(Agent):
         """Step every env until the next training round (``train_freq`` vector steps)."""
         cfg = self.config
         runner, n_envs = self.runner, cfg.n_envs
-        # Rounds sit at fixed multiples of train_freq, so split runs train like one long run.
+        # Rounds sit at fixed multiples of train_freq, so a resumed run trains at the same steps.
         steps = cfg.train_freq - (self.global_step // n_envs) % cfg.train_freq
         steps = max(1, min(steps, -(-(self.end_step - self.global_step) // n_envs)))
         self._collect_start = self.global_step
@@ -288,6 +288,18 @@ class DQN(Agent):
             else:
                 torch._foreach_lerp_(target, online, tau)
 
+    def _uniform_round(self, n_grad: int) -> tuple[ReplayBatch, torch.Tensor]:
+        """All ``n_grad`` minibatches of a round of uniform replay, and Q_target(s', .) on them.
+
+        Uniform draws do not depend on the network and the target network is fixed during a
+        round (it only moves in ``_update_target``), so both are computed in one pass: one
+        large forward pass costs far less than ``n_grad`` small ones.
+        """
+        batch = self.buffer.sample(n_grad * self.config.batch_size, self.rng, self.device)
+        with torch.no_grad():
+            next_q_target = self.q_target(self._inputs(batch.next_obs))
+        return batch, next_q_target
+
     def update(self) -> dict[str, Any]:
         cfg = self.config
         self._update_target()
@@ -297,30 +309,37 @@ class DQN(Agent):
         n_grad = cfg.gradient_steps if cfg.gradient_steps > 0 else self._vector_steps * cfg.n_envs
         prioritized = isinstance(self.buffer, PrioritizedReplayBuffer)
         beta = cfg.per_beta + (1.0 - cfg.per_beta) * (1.0 - self.progress_remaining)
+        if not prioritized:
+            round_batch, round_next_q_target = self._uniform_round(n_grad)
+        params = list(self.q_net.parameters())
         loss_sum = torch.zeros((), device=self.device)
         q_sum = torch.zeros((), device=self.device)
-        for _ in range(n_grad):
-            if prioritized:
+        for i in range(n_grad):
+            if prioritized:  # each draw depends on the priorities the previous step wrote
                 batch = self.buffer.sample(cfg.batch_size, self.rng, self.device, beta=beta)
+                next_obs = self._inputs(batch.next_obs)
+                with torch.no_grad():
+                    next_q_target = self.q_target(next_obs)
             else:
-                batch = self.buffer.sample(cfg.batch_size, self.rng, self.device)
-            discounts = cfg.gamma if batch.discounts is None else batch.discounts
-            obs, next_obs = self._inputs(batch.obs), self._inputs(batch.next_obs)
+                rows = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
+                batch = _rows(round_batch, rows)
+                next_obs = self._inputs(batch.next_obs) if cfg.double_q else None
+                next_q_target = round_next_q_target[rows]
             with torch.no_grad():
-                next_q_target = self.q_target(next_obs)
                 if cfg.double_q:
                     next_values = double_q_values(self.q_net(next_obs), next_q_target)
                 else:
                     next_values = max_q_values(next_q_target)
+                discounts = cfg.gamma if batch.discounts is None else batch.discounts
                 targets = td_target(batch.rewards, next_values, batch.terminated, discounts)
-            q = self.q_net(obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-            td_errors = q - targets
+            q = self.q_net(self._inputs(batch.obs)).gather(1, batch.actions.unsqueeze(1))
+            td_errors = q.squeeze(1) - targets
             loss = q_loss(td_errors, batch.weights, cfg.loss)
 
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.max_grad_norm is not None:
-                nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm, foreach=True)
+                clip_grad_norm(params, cfg.max_grad_norm)
             self.optimizer.step()
             self.n_updates += 1
             if prioritized:
@@ -336,3 +355,11 @@ class DQN(Agent):
         if prioritized:
             out["charts/per_beta"] = beta
         return out
+
+
+def _rows(batch: ReplayBatch, rows: slice) -> ReplayBatch:
+    """Rows ``rows`` of every field of ``batch`` (views, no copies)."""
+    return ReplayBatch(**{
+        f.name: None if getattr(batch, f.name) is None else getattr(batch, f.name)[rows]
+        for f in fields(batch)
+    })

@@ -17,13 +17,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
 from rlkit.agent import Agent
 from rlkit.buffers import RolloutBuffer, minibatches
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
-from rlkit.networks import ActorCritic, make_adam
+from rlkit.networks import ActorCritic
+from rlkit.optim import FlatOptimizer
 from rlkit.rollout import collect_rollout
 
 
@@ -112,7 +112,8 @@ class PPO(Agent):
             share_torso=cfg.share_torso,
             log_std_init=cfg.log_std_init,
         ).to(self.device)
-        self.optimizer = make_adam(self.policy.parameters(), cfg.learning_rate, cfg.adam_eps)
+        self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
+                                       eps=cfg.adam_eps)
         continuous = isinstance(self.action_space, gym.spaces.Box)
         self.buffer = RolloutBuffer(
             cfg.n_steps,
@@ -129,7 +130,7 @@ class PPO(Agent):
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         if deterministic:
             return self.policy.deterministic_action(obs)
-        return self.policy.act(obs)[0]
+        return self.policy.sample(obs)[0]
 
     def collect(self) -> None:
         cfg = self.config
@@ -148,8 +149,7 @@ class PPO(Agent):
         cfg = self.config
         remaining = self.progress_remaining
         lr = cfg.learning_rate * (remaining if cfg.anneal_lr else 1.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.set_lr(lr)
         clip_range = cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0)
         data = self.buffer.get(self.device)
         stats: list[torch.Tensor] = []
@@ -167,9 +167,9 @@ class PPO(Agent):
                 entropy_loss = -entropy.mean()
                 loss = policy_loss + cfg.vf_coef * v_loss + cfg.ent_coef * entropy_loss
 
-                self.optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
+                self.optimizer.clip_grad_norm(cfg.max_grad_norm)
                 self.optimizer.step()
                 self.n_updates += 1
 

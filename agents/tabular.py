@@ -41,6 +41,7 @@ import torch
 
 from rlkit.agent import Agent
 from rlkit.config import TrainConfig
+from rlkit.environment import check_env_id
 from rlkit.errors import ConfigError, RlkitError
 
 # Greedy policies can loop forever in deterministic envs; envs registered without a time
@@ -213,19 +214,31 @@ class TabularAgent(Agent):
     #: True for control agents (a Q table), False for prediction (a V table, fixed policy).
     control: ClassVar[bool] = True
 
+    def __init__(self, env_id: str, config: TabularConfig) -> None:
+        # The observation space is checked before the base class checks the action space:
+        # "needs Discrete observations" is the useful message for any continuous env.
+        spec = check_env_id(env_id)
+        if spec.max_episode_steps is None:
+            limit = {"max_episode_steps": DEFAULT_MAX_EPISODE_STEPS}
+            config.env_kwargs = {**limit, **config.env_kwargs}
+        try:
+            env = gym.make(env_id, **config.env_kwargs)
+        except TypeError as exc:
+            raise RlkitError(f"could not make '{env_id}' with {config.env_kwargs}: {exc}") from None
+        try:
+            if not isinstance(env.observation_space, gym.spaces.Discrete):
+                raise RlkitError(
+                    f"{self.name} needs Discrete observations; {env_id} has "
+                    f"{env.observation_space}. Use a deep agent such as dqn or ppo."
+                )
+            self.grid = _grid_layout(env.unwrapped)  # for describe_policy
+            self.true_values = getattr(env.unwrapped, "TRUE_VALUES", None)  # RandomWalk's
+        finally:
+            env.close()
+        super().__init__(env_id, config)
+
     def setup(self) -> None:
         cfg = self.config
-        if not isinstance(self.observation_space, gym.spaces.Discrete):
-            raise RlkitError(
-                f"{self.name} needs Discrete observations; {self.env_id} has "
-                f"{self.observation_space}. Use a deep agent such as dqn or ppo."
-            )
-        if gym.spec(self.env_id).max_episode_steps is None:
-            cfg.env_kwargs = {"max_episode_steps": DEFAULT_MAX_EPISODE_STEPS, **cfg.env_kwargs}
-        env = gym.make(self.env_id, **cfg.env_kwargs).unwrapped
-        self.grid = _grid_layout(env)  # for describe_policy
-        self.true_values = getattr(env, "TRUE_VALUES", None)  # known values (RandomWalk)
-        env.close()
         self.n_states = int(self.observation_space.n)
         self.n_actions = int(self.action_space.n)
         # Envs may number states from ``start`` (Discrete(n, start=k)); tables index from 0.

@@ -10,6 +10,7 @@ deterministic evaluation (10 episodes) is outside the timed part.
 from __future__ import annotations
 
 import argparse
+import time
 
 import torch
 from common import report, sb3_eval, timed
@@ -28,9 +29,11 @@ def main() -> None:
 
     agent = rlkit.make("a2c", "CartPole-v1", seed=args.seed, eval_freq=0)
     cfg = agent.config
-    results = {}
+    results, cpu = {}, {}
     if args.only in (None, "rlkit"):
+        start = time.process_time()
         rk_time, _ = timed(lambda: agent.learn(args.steps))
+        cpu["rlkit"] = time.process_time() - start
         results["rlkit"] = (rk_time, evaluate(agent, 10)["mean_return"])
 
     if args.only in (None, "sb3"):
@@ -67,7 +70,9 @@ def main() -> None:
             seed=args.seed,
             device="cpu",
         )
+        start = time.process_time()
         sb_time, _ = timed(lambda: model.learn(args.steps))
+        cpu["sb3"] = time.process_time() - start
         results["sb3"] = (sb_time, sb3_eval(model, "CartPole-v1"))
 
     if len(results) == 2:
@@ -75,6 +80,10 @@ def main() -> None:
     else:
         for name, (secs, ret) in results.items():
             print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")
+    # CPU seconds of this process: steadier than wall time on a shared machine
+    cpu_line = ", ".join(f"{name} {secs:.1f} s" for name, secs in cpu.items())
+    ratio = f" (ratio {cpu['rlkit'] / cpu['sb3']:.2f})" if len(cpu) == 2 else ""
+    print(f"CPU time: {cpu_line}{ratio}")
 
 
 if __name__ == "__main__":

@@ -195,6 +195,9 @@ def minibatches(
     batch: RolloutBatch, batch_size: int, generator: torch.Generator
 ) -> Iterator[RolloutBatch]:
     """Shuffled minibatches of ``batch_size`` (the last one may be smaller)."""
+    if batch_size >= len(batch):  # one minibatch: its order cannot matter
+        yield batch
+        return
     order = torch.randperm(len(batch), generator=generator)
     for start in range(0, len(batch), batch_size):
         yield batch[order[start : start + batch_size]]

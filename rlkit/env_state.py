@@ -62,9 +62,11 @@ def _objects(vec_env: gym.vector.VectorEnv) -> tuple[list[Any], bool]:
             break
         node = node.env
     base = chain[-1]
+    if isinstance(base, gym.vector.AsyncVectorEnv):
+        return chain, False  # sub-envs live in other processes
     if not isinstance(base, gym.vector.SyncVectorEnv):
-        return chain, False
-    for env in base.envs:
+        return chain, True  # a natively vectorized env keeps its state in its own arrays
+    for env in base.envs:  # SyncVectorEnv
         node = env
         while True:
             chain.append(node)

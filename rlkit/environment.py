@@ -54,22 +54,31 @@ def make_vec_env(
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    vector_kwargs: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
-    if vectorization == "async":
-        vector_kwargs["context"] = "spawn" if torch.cuda.is_initialized() else None
-        vector_kwargs = {k: v for k, v in vector_kwargs.items() if v is not None}
+    spec = gym.spec(env_id)
+    if vectorization == "vector_entry_point" and spec.vector_entry_point is None:
+        raise RlkitError(
+            f"'{env_id}' has no vectorized implementation (vector_entry_point); "
+            "use vectorization sync or async"
+        )
+    # Custom vector envs take no vector_kwargs; they declare their autoreset mode instead.
+    vector_kwargs: dict[str, Any] = {}
+    if vectorization != "vector_entry_point":
+        vector_kwargs["autoreset_mode"] = AutoresetMode.NEXT_STEP
     try:
         env = gym.make_vec(
             env_id,
             num_envs=n_envs,
             vectorization_mode=vectorization,
-            vector_kwargs=vector_kwargs,
+            vector_kwargs=vector_kwargs or None,
             **kwargs,
         )
     except TypeError as exc:
         raise RlkitError(f"could not make '{env_id}' with env_kwargs {kwargs}: {exc}") from None
     except gym.error.DependencyNotInstalled as exc:
         raise RlkitError(f"'{env_id}' needs an extra package: {exc}") from None
+    if env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) != AutoresetMode.NEXT_STEP:
+        env.close()
+        raise RlkitError(f"'{env_id}' vector env does not use next-step autoreset")
     env = gym.wrappers.vector.RecordEpisodeStatistics(env)
     if seed is not None:
         env.action_space.seed(seed)

@@ -109,10 +109,16 @@ def train(
     else:
         agent.end_step = agent.global_step + (total_timesteps or cfg.total_timesteps)
     if agent.runner is None:
-        agent.runner = agent.make_runner()
         pending = getattr(agent, "_pending_runner_state", None)
+        # A new runner counts its reset observations in the obs statistics; a resumed run
+        # continues its saved episodes instead, so it keeps the checkpoint's statistics.
+        normalizer = agent.obs_normalizer
+        saved_stats = normalizer.state_dict() if pending is not None and normalizer else None
+        agent.runner = agent.make_runner()
         if pending is not None and not agent.runner.load_state_dict(pending):
             print("note: this env's state cannot be restored; resuming with fresh episodes")
+        elif saved_stats is not None:
+            normalizer.load_state_dict(saved_stats)
         agent._pending_runner_state = None
     if agent.next_log <= agent.global_step:
         agent.next_log = agent.global_step + cfg.log_freq

@@ -100,7 +100,9 @@ class NStepAccumulator:
         self.length[ends] = 0
         if not emit.any():
             return None
-        slots, envs = np.nonzero(emit)
+        by_age = (slot - self._slots[::-1]) % n  # ring slots, oldest first
+        rows, envs = np.nonzero(emit[by_age])
+        slots = by_age[rows]
         return NStepTransitions(
             obs=self.obs[slots, envs],
             actions=self.actions[slots, envs],

@@ -122,13 +122,16 @@ def collect_rollout(
 ) -> None:
     """Fill ``buffer`` with ``n_steps`` vector steps of ``policy``, then compute GAE.
 
-    ``policy.act(obs) -> (actions, values, log_probs)`` and ``policy.get_value(obs)``.
+    ``policy.sample(obs) -> (actions, log_probs)`` acts; ``policy.get_value(obs)`` gives V.
+    The policy does not change during a rollout, so V of every stored observation (and of the
+    bootstrap observation after the last step) comes from one batched forward pass at the end
+    instead of one per step.
     """
     buffer.reset()
     with torch.inference_mode():
         for _ in range(buffer.n_steps):
             obs = preprocess(runner.obs)
-            actions, values, log_probs = policy.act(obs)
+            actions, log_probs = policy.sample(obs)
             actions = actions.cpu().numpy()
             step = runner.step(to_env_actions(actions, action_space))
             buffer.add(
@@ -138,8 +141,13 @@ def collect_rollout(
                 step.terminated,
                 step.truncated,
                 step.valid,
-                values.cpu().numpy(),
+                0.0,
                 log_probs.cpu().numpy(),
             )
-        last_values = policy.get_value(preprocess(runner.obs)).cpu().numpy()
-    buffer.compute_returns_and_advantages(last_values, gamma, gae_lambda)
+        last_obs = preprocess(runner.obs)
+        all_obs = torch.cat([torch.as_tensor(buffer.obs, device=last_obs.device).flatten(0, 1),
+                             last_obs])
+        values = policy.get_value(all_obs).cpu().numpy()
+    n = buffer.n_steps * buffer.n_envs
+    buffer.values[:] = values[:n].reshape(buffer.n_steps, buffer.n_envs)
+    buffer.compute_returns_and_advantages(values[n:], gamma, gae_lambda)

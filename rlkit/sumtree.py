@@ -45,12 +45,7 @@ class _SegmentTree:
     identity element (``np.add`` with 0, ``np.minimum`` with +inf).
     """
 
-    def __init__(
-        self,
-        capacity: int,
-        op: np.ufunc,
-        neutral: float,
-    ) -> None:
+    def __init__(self, capacity: int, op: np.ufunc, neutral: float) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
         if capacity < 1:
@@ -81,8 +76,8 @@ class _SegmentTree:
         if np.isnan(values).any():
             raise ValueError("priorities must not be NaN")
 
-    def __getitem__(self, indices: np.ndarray | int) -> np.ndarray:
-        """Return the leaf values at ``indices`` (same shape as ``indices``)."""
+    def __getitem__(self, indices: np.ndarray | int) -> np.ndarray | float:
+        """Return the leaf values at ``indices`` (same shape; a scalar for an int index)."""
         idx = np.asarray(indices)
         self._check_indices(idx)
         return self._tree[self._size + idx]

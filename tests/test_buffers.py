@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from rlkit.buffers import ReplayBuffer, RolloutBuffer, gae_advantages, minibatches
+from rlkit.buffers import (
+    EpisodeBuffer,
+    ReplayBuffer,
+    RolloutBuffer,
+    gae_advantages,
+    minibatches,
+    reward_to_go,
+)
 from rlkit.rollout import EnvRunner, collect_rollout
 
 GAMMA, LAM = 0.5, 0.5  # gamma * lambda = 0.25 keeps the hand arithmetic exact
@@ -88,8 +95,8 @@ class CounterEnv(gym.Env):
 class ValueIsTenTimesObs:
     """A stand-in policy: action 0, V(s) = 10 * s, log-prob 0."""
 
-    def act(self, obs):
-        return torch.zeros(len(obs), dtype=torch.long), self.get_value(obs), torch.zeros(len(obs))
+    def sample(self, obs):
+        return torch.zeros(len(obs), dtype=torch.long), torch.zeros(len(obs))
 
     def get_value(self, obs):
         return 10 * obs[:, 0]
@@ -138,3 +145,72 @@ def test_replay_buffer_wraps_and_skips_invalid_rows():
     sample = buf.sample(64, np.random.default_rng(0))
     assert set(sample.obs[:, 0].tolist()) == {1.0, 2.0, 12.0}
     np.testing.assert_allclose(sample.next_obs - sample.obs, 1)
+
+
+def test_reward_to_go_by_hand_with_and_without_bootstrap():
+    """gamma = 0.5; two envs, five steps.
+
+    env 0: terminates at step 1 (step 2 is its autoreset step); steps 3-4 are a running episode.
+    env 1: truncated at step 2, whose true final observation has V = 6 (step 3 autoresets).
+    """
+    rewards = np.array([[1, 1], [2, 1], [0, 1], [4, 0], [8, 2]], dtype=np.float32)
+    terminated = np.zeros((5, 2), bool)
+    truncated = np.zeros((5, 2), bool)
+    terminated[1, 0] = True
+    truncated[2, 1] = True
+    bootstrap = np.zeros((5, 2), np.float32)
+    bootstrap[2, 1] = 6.0
+    bootstrap[0, 0] = 100.0  # not a truncated step: must be ignored
+    # env 0: G1 = 2 (terminated), G0 = 1 + .5 * 2 = 2; G4 = 8, G3 = 4 + .5 * 8 = 8 (partial)
+    # env 1, no bootstrap: G2 = 1, G1 = 1 + .5 = 1.5, G0 = 1 + .75 = 1.75
+    # env 1, bootstrap:    G2 = 1 + .5 * 6 = 4, G1 = 1 + 2 = 3, G0 = 1 + 1.5 = 2.5; G4 = 2
+    plain = reward_to_go(rewards, terminated, truncated, 0.5)
+    boot = reward_to_go(rewards, terminated, truncated, 0.5, bootstrap)
+    np.testing.assert_allclose(plain[[0, 1, 3, 4], 0], [2, 2, 8, 8])
+    np.testing.assert_allclose(boot[[0, 1, 3, 4], 0], [2, 2, 8, 8])
+    np.testing.assert_allclose(plain[[0, 1, 2, 4], 1], [1.75, 1.5, 1, 2])
+    np.testing.assert_allclose(boot[[0, 1, 2, 4], 1], [2.5, 3, 4, 2])
+    assert plain.dtype == np.float32
+
+
+def _chunk(obs, terminated=(), truncated=(), invalid=()):
+    """A filled RolloutBuffer; obs is (steps, envs), the flags are lists of (step, env)."""
+    obs = np.asarray(obs, np.float32)
+    buf = RolloutBuffer(len(obs), obs.shape[1], obs_shape=(1,), action_shape=())
+    flags = {name: np.zeros(obs.shape, bool) for name in ("terminated", "truncated", "invalid")}
+    for name, cells in (("terminated", terminated), ("truncated", truncated), ("invalid", invalid)):
+        for cell in cells:
+            flags[name][cell] = True
+    for t in range(len(obs)):
+        buf.add(obs[t, :, None], obs[t], obs[t], flags["terminated"][t], flags["truncated"][t],
+                ~flags["invalid"][t], np.zeros(obs.shape[1]), np.zeros(obs.shape[1]))
+    return buf
+
+
+def test_episode_buffer_hands_out_complete_episodes_and_keeps_running_ones():
+    episodes = EpisodeBuffer(2, obs_shape=(1,), action_shape=(), capacity=2)
+    # env 0 terminates at step 1 (step 2 autoresets); env 1 keeps running
+    episodes.extend(_chunk([[0, 10], [1, 11], [2, 12]], terminated=[(1, 0)], invalid=[(2, 0)]))
+    assert episodes.n_complete() == 1
+    batch = episodes.take_complete()
+    assert batch.n_episodes == 1
+    assert batch.obs[batch.mask].ravel().tolist() == [0, 1]
+    assert episodes.take_complete() is None
+    # env 0 is truncated on the last stored step: not complete until the next row (its final
+    # obs) arrives. env 1 is truncated at step 3; step 4 holds its final observation 14.
+    episodes.extend(_chunk([[3, 13], [4, 14], [5, 15]], truncated=[(2, 0), (0, 1)],
+                           invalid=[(1, 1)]))
+    assert episodes.n_complete() == 1
+    batch = episodes.take_complete()
+    assert batch.obs[batch.mask].ravel().tolist() == [10, 11, 12, 13]
+    t, j = np.nonzero(batch.truncated & batch.mask)
+    assert batch.obs[t + 1, j].ravel().tolist() == [14]  # the row after a truncation
+    # the running part survives a checkpoint and completes with the next row
+    restored = EpisodeBuffer(2, obs_shape=(1,), action_shape=())
+    restored.load_state_dict(episodes.state_dict())
+    restored.extend(_chunk([[6, 16]], invalid=[(0, 0)]))
+    batch = restored.take_complete()
+    assert batch.obs[batch.mask].ravel().tolist() == [3, 4, 5]  # step 2 was an autoreset step
+    assert batch.truncated[batch.mask].tolist() == [False, False, True]
+    # rows before env 1's running episode (autoreset row 4, then 15, 16) are dropped
+    assert restored.size == 3 and restored.start.tolist() == [2, 0]

@@ -46,8 +46,9 @@ def test_truncated_checkpoint_is_reported(tmp_path):
         rlkit.load(tmp_path / "cut.pt")
 
 
-def test_env_snapshot_restores_the_future():
-    env = make_vec_env("CartPole-v1", 3, seed=0)
+@pytest.mark.parametrize("vectorization", ["sync", "vector_entry_point"])
+def test_env_snapshot_restores_the_future(vectorization):
+    env = make_vec_env("CartPole-v1", 3, seed=0, vectorization=vectorization)
     env.reset(seed=0)
     for _ in range(7):
         env.step(env.action_space.sample())
@@ -56,7 +57,7 @@ def test_env_snapshot_restores_the_future():
     actions = [np.array([i % 2, 1, 0]) for i in range(40)]
     expected = [env.step(a)[0] for a in actions]
 
-    other = make_vec_env("CartPole-v1", 3, seed=5)
+    other = make_vec_env("CartPole-v1", 3, seed=5, vectorization=vectorization)
     other.reset(seed=5)
     assert env_state.restore(other, snap)
     for a, obs in zip(actions, expected, strict=True):

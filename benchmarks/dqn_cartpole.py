@@ -1,0 +1,94 @@
+"""rlkit DQN vs SB3 DQN on CartPole-v1, and the cost of prioritized replay.
+
+    python benchmarks/dqn_cartpole.py [--steps 100000] [--seed 0] [--only rlkit|sb3]
+    python benchmarks/dqn_cartpole.py --per [--steps 100000]     # rlkit PER on vs off
+
+Both use rlkit's tuned CartPole config (rl-zoo's values: lr 2.3e-3, batch 64, buffer 100k,
+learning_starts 1000, target_update_interval 10, train_freq 256, gradient_steps 128, epsilon
+1 -> 0.04 over 16% of training, [256, 256] ReLU Q network, Huber loss, grad norm 10) with
+double Q, prioritized replay, n-step and dueling off (SB3 has none of them), one env, one
+torch thread, and no evaluation during training; the final deterministic evaluation
+(10 episodes) is outside the timed part. ``--per`` times rlkit with PER (and double Q) off
+and with PER on, everything else equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from common import report, sb3_eval, timed
+
+import rlkit
+from rlkit.evaluation import evaluate
+
+VANILLA = dict(double_q=False, prioritized=False, n_step=1, dueling=False, eval_freq=0)
+
+
+def run_rlkit(steps: int, seed: int, **overrides) -> tuple[float, float]:
+    agent = rlkit.make("dqn", "CartPole-v1", seed=seed, **{**VANILLA, **overrides})
+    secs, _ = timed(lambda: agent.learn(steps))
+    return secs, evaluate(agent, 10)["mean_return"]
+
+
+def run_sb3(steps: int, seed: int) -> tuple[float, float]:
+    from stable_baselines3 import DQN
+
+    cfg = rlkit.make("dqn", "CartPole-v1", seed=seed).config
+    model = DQN(
+        "MlpPolicy",
+        "CartPole-v1",
+        learning_rate=cfg.learning_rate,
+        buffer_size=cfg.buffer_size,
+        learning_starts=cfg.learning_starts,
+        batch_size=cfg.batch_size,
+        gamma=cfg.gamma,
+        train_freq=cfg.train_freq,
+        gradient_steps=cfg.gradient_steps,
+        target_update_interval=cfg.target_update_interval,
+        tau=cfg.tau,
+        exploration_fraction=cfg.exploration_fraction,
+        exploration_initial_eps=cfg.exploration_initial_eps,
+        exploration_final_eps=cfg.exploration_final_eps,
+        max_grad_norm=cfg.max_grad_norm,
+        policy_kwargs={"net_arch": list(cfg.approximator.hidden_sizes)},
+        seed=seed,
+        device="cpu",
+    )
+    secs, _ = timed(lambda: model.learn(steps))
+    return secs, sb3_eval(model, "CartPole-v1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
+    parser.add_argument("--per", action="store_true", help="rlkit with PER off vs on")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    if args.per:
+        off = run_rlkit(args.steps, args.seed)
+        on = run_rlkit(args.steps, args.seed, prioritized=True)
+        print(f"\nrlkit DQN CartPole-v1, {args.steps} env steps, PER off vs on "
+              f"(double Q, n-step, dueling off), torch threads = {torch.get_num_threads()}")
+        for name, (secs, ret) in (("PER off", off), ("PER on", on)):
+            print(f"{name:8}{secs:>8.1f} s{args.steps / secs:>8.0f} SPS   eval {ret:.1f}")
+        print(f"ratio PER on/off wall time: {on[0] / off[0]:.2f}")
+        return
+
+    results = {}
+    if args.only in (None, "rlkit"):
+        results["rlkit"] = run_rlkit(args.steps, args.seed)
+    if args.only in (None, "sb3"):
+        results["sb3"] = run_sb3(args.steps, args.seed)
+    if len(results) == 2:
+        report("DQN CartPole-v1", args.steps, results["rlkit"], results["sb3"])
+    else:
+        for name, (secs, ret) in results.items():
+            print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")
+
+
+if __name__ == "__main__":
+    main()

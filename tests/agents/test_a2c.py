@@ -1,0 +1,132 @@
+"""A2C: n-step returns and the loss by hand, the bandit sign test, save/load and learning."""
+
+import numpy as np
+import pytest
+import torch
+
+import rlkit
+from rlkit.agents.a2c import actor_critic_loss
+from rlkit.buffers import RolloutBuffer
+from rlkit.errors import ConfigError
+
+SMALL = dict(n_envs=2, n_steps=8, eval_freq=0, eval_episodes=2, log_freq=64, total_timesteps=256)
+
+
+def two_env_rollout(gae_lambda: float) -> RolloutBuffer:
+    """gamma = 0.5, two envs, four steps, bootstrap values [2, 0] after the last step.
+
+    env 0 terminates at step 1 (step 2 is its autoreset step: invalid).
+    env 1 is truncated at step 1; its autoreset step 2 holds V(true final obs) = 4.
+    """
+    buf = RolloutBuffer(4, 2, obs_shape=(1,), action_shape=())
+    rewards = np.array([[1, 1], [2, 1], [0, 0], [1, 1]], np.float32)
+    values = np.array([[1, 1], [2, 2], [3, 4], [1, 2]], np.float32)
+    terminated = np.array([[0, 0], [1, 0], [0, 0], [0, 0]], bool)
+    truncated = np.array([[0, 0], [0, 1], [0, 0], [0, 0]], bool)
+    valid = np.array([[1, 1], [1, 1], [0, 0], [1, 1]], bool)
+    for t in range(4):
+        buf.add(np.zeros((2, 1)), np.zeros(2), rewards[t], terminated[t], truncated[t], valid[t],
+                values[t], np.zeros(2))
+    buf.compute_returns_and_advantages(np.array([2.0, 0.0]), 0.5, gae_lambda)
+    return buf
+
+
+def test_n_step_returns_across_terminated_and_truncated_steps():
+    buf = two_env_rollout(gae_lambda=1.0)  # A2C's default: plain n-step returns
+    # env 0: R1 = 2 (terminated: V of its final obs, 3, is ignored), R0 = 1 + .5 * 2 = 2,
+    #        R3 = 1 + .5 * 2 (bootstrap from the last value) = 2
+    # env 1: R1 = 1 + .5 * 4 (truncated: bootstraps V(final obs)) = 3, R0 = 1 + .5 * 3 = 2.5,
+    #        R3 = 1 + .5 * 0 = 1
+    np.testing.assert_allclose(buf.returns[[0, 1, 3]], [[2, 2.5], [2, 3], [2, 1]])
+    # A = R - V
+    np.testing.assert_allclose(buf.advantages[[0, 1, 3]], [[1, 1.5], [0, 1], [1, -1]])
+    batch = buf.get()
+    assert len(batch) == 6  # the two autoreset steps are never learned from
+
+
+def test_one_step_advantages_with_lambda_zero():
+    buf = two_env_rollout(gae_lambda=0.0)
+    # A_t = r + .5 * V(s') * (1 - terminated) - V(s)
+    # env 0: 1 + 1 - 1 = 1; 2 - 2 = 0 (terminated); 1 + 1 - 1 = 1
+    # env 1: 1 + 1 - 1 = 1; 1 + 2 - 2 = 1 (truncated, V(final obs) = 4); 1 + 0 - 2 = -1
+    np.testing.assert_allclose(buf.advantages[[0, 1, 3]], [[1, 1], [0, 1], [1, -1]])
+
+
+def test_actor_critic_loss_by_hand():
+    log_probs = torch.tensor([-1.0, -2.0], requires_grad=True)
+    values = torch.tensor([1.0, 0.0], requires_grad=True)
+    advantages, returns = torch.tensor([2.0, -1.0]), torch.tensor([3.0, 1.0])
+    entropy = torch.tensor([0.5, 0.7])
+    loss, pg, v, h = actor_critic_loss(log_probs, entropy, values, advantages, returns, 0.5, 0.1)
+    # pg = -(-1 * 2 + -2 * -1) / 2 = 0; v = ((1 - 3)^2 + (0 - 1)^2) / 2 = 2.5; H = 0.6
+    assert pg.item() == pytest.approx(0.0)
+    assert v.item() == pytest.approx(2.5)
+    assert loss.item() == pytest.approx(0.0 + 0.5 * 2.5 - 0.1 * 0.6)
+    loss.backward()
+    # d/dlog pi = -A / N: a positive advantage raises the action's log-probability
+    np.testing.assert_allclose(log_probs.grad.numpy(), [-1.0, 0.5])
+    # d/dV = c_v * 2 (V - R) / N
+    np.testing.assert_allclose(values.grad.numpy(), [-1.0, -0.5])
+
+
+def _prob_of_arm_1(agent) -> float:
+    with torch.no_grad():
+        dist, _ = agent.policy(torch.zeros(1, 1))
+        return float(dist.probs[0, 1])
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_one_update_moves_probability_toward_the_better_arm(bandit, optimizer):
+    agent = rlkit.make("a2c", bandit, seed=0, n_envs=16, n_steps=2, learning_rate=0.01,
+                       optimizer=optimizer, eval_freq=0)
+    agent.runner = agent.make_runner()
+    before = _prob_of_arm_1(agent)
+    agent.collect()
+    agent.update()
+    after = _prob_of_arm_1(agent)
+    assert before == pytest.approx(0.5, abs=0.01)
+    assert after > before + 0.003
+
+
+def test_save_load_gives_identical_actions(tmp_path):
+    agent = rlkit.make("a2c", "CartPole-v1", seed=3, **SMALL)
+    agent.learn(256)
+    loaded = rlkit.load(agent.save(tmp_path / "a2c.pt"))
+    obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    np.testing.assert_array_equal(agent.predict(obs), loaded.predict(obs))
+    assert loaded.global_step == agent.global_step == 256
+    torch.manual_seed(1)
+    sampled = agent.predict(obs, deterministic=False)
+    torch.manual_seed(1)
+    np.testing.assert_array_equal(sampled, loaded.predict(obs, deterministic=False))
+
+
+def test_continuous_actions_shared_torso_and_annealing(tmp_path):
+    agent = rlkit.make("a2c", "Pendulum-v1", seed=0, share_torso=True, anneal_lr=True,
+                       optimizer="adam", normalize_obs=True, **SMALL)
+    agent.learn()
+    assert agent.policy.actor_torso is agent.policy.critic_torso
+    assert agent.optimizer.param_groups[0]["lr"] < agent.config.learning_rate
+    loaded = rlkit.load(agent.save(tmp_path / "a2c.pt"))
+    obs = np.random.default_rng(1).normal(size=(16, 3)).astype(np.float32)
+    np.testing.assert_array_equal(agent.predict(obs), loaded.predict(obs))
+    sampled = agent.predict(obs * 100, deterministic=False)
+    assert sampled.shape == (16, 1) and np.all(np.abs(sampled) <= 2.0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"n_steps": 0}, "'n_steps' must be >= 1"),
+    ({"gae_lambda": 1.5}, "'gae_lambda' must lie in [0, 1]"),
+    ({"optimizer": "sgd"}, "must be one of rmsprop, adam"),
+])
+def test_bad_config_is_one_clear_error(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        rlkit.make("a2c", "CartPole-v1", **override)
+
+
+@pytest.mark.slow
+def test_a2c_learns_cartpole():
+    """Tuned CartPole config, seed 0: deterministic eval return well above random in 40k steps."""
+    agent = rlkit.make("a2c", "CartPole-v1", seed=0, eval_freq=0)
+    agent.learn(40_000)
+    assert agent.last_eval["mean_return"] >= 300

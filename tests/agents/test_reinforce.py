@@ -1,0 +1,170 @@
+"""REINFORCE: reward-to-go and baselines by hand, the bandit sign test, checkpoints, learning."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+import rlkit
+from rlkit.agents.reinforce import reinforce_loss
+from rlkit.errors import ConfigError
+
+SMALL = dict(n_envs=2, batch_episodes=4, rollout_steps=8, eval_freq=0, eval_episodes=2,
+             log_freq=64, total_timesteps=512)
+
+
+def test_reinforce_loss_by_hand():
+    log_probs = torch.tensor([-1.0, -2.0], requires_grad=True)
+    returns = torch.tensor([3.0, 1.0])
+    # b = 2: -(-1 * (3 - 2) + -2 * (1 - 2)) / 2 = -(-1 + 2) / 2 = -0.5
+    loss = reinforce_loss(log_probs, returns, 2.0)
+    assert loss.item() == pytest.approx(-0.5)
+    loss.backward()
+    # d/dlog pi = -(G - b) / N: above-baseline returns raise the action's log-probability
+    np.testing.assert_allclose(log_probs.grad.numpy(), [-0.5, 0.5])
+    values = torch.tensor([1.0, 1.0], requires_grad=True)  # a learned baseline gets no gradient
+    reinforce_loss(log_probs, returns, values).backward()
+    assert values.grad is None
+
+
+def _collected(env_id, **overrides):
+    config = dict(n_envs=1, rollout_steps=8, batch_episodes=1, gamma=0.5, eval_freq=0)
+    agent = rlkit.make("reinforce", env_id, seed=0, **{**config, **overrides})
+    agent.runner = agent.make_runner()
+    agent.end_step = 10_000
+    return agent
+
+
+def _constant_value(agent, value):
+    with torch.no_grad():
+        agent.policy.value.value.weight.zero_()
+        agent.policy.value.value.bias.fill_(value)
+
+
+def test_reward_to_go_over_terminated_episodes(counter):
+    """3-step episodes, reward 1, gamma = .5: G = 1 + .5 + .25, 1 + .5, 1 per episode."""
+    agent = _collected(counter(terminate_at=3, max_steps=10))
+    agent.collect()  # 8 steps: two episodes (rows 0-2, 4-6) and their autoreset rows 3, 7
+    batch = agent.episodes.take_complete()
+    assert batch.n_episodes == 2
+    np.testing.assert_allclose(batch.obs[batch.mask].ravel(), [0, 1, 2, 0, 1, 2])
+    np.testing.assert_allclose(agent._returns(batch)[batch.mask], [1.75, 1.5, 1, 1.75, 1.5, 1])
+
+
+@pytest.mark.parametrize("baseline, bootstrapped", [("none", False), ("value", True)])
+def test_truncated_episodes_bootstrap_only_from_a_learned_value(counter, baseline, bootstrapped):
+    """Time limit 2: episodes rows 0-1 and 3-4 are truncated; rows 6-7 still run."""
+    agent = _collected(counter(terminate_at=10, max_steps=2), baseline=baseline)
+    _constant_value(agent, 4.0)
+    agent.collect()
+    batch = agent.episodes.take_complete()
+    assert batch.n_episodes == 2  # the episode truncated on the last stored row is not complete
+    # bootstrapped: G1 = 1 + .5 * V(final obs) = 3, G0 = 1 + .5 * 3 = 2.5; else 1 and 1.5
+    expected = [2.5, 3, 2.5, 3] if bootstrapped else [1.5, 1, 1.5, 1]
+    np.testing.assert_allclose(agent._returns(batch)[batch.mask], expected)
+
+
+@pytest.mark.parametrize("baseline, b", [("none", 0.0), ("mean", 4.25 / 3), ("value", 4.0)])
+def test_policy_loss_uses_return_minus_baseline(counter, baseline, b):
+    """Two 3-step episodes: G = [1.75, 1.5, 1] twice; mean baseline = batch mean 4.25 / 3."""
+    agent = _collected(counter(terminate_at=3, max_steps=10), baseline=baseline)
+    _constant_value(agent, 4.0)
+    agent.collect()
+    with torch.no_grad():
+        obs = torch.as_tensor(agent.episodes.obs[[0, 1, 2, 4, 5, 6], 0])
+        actions = torch.as_tensor(agent.episodes.actions[[0, 1, 2, 4, 5, 6], 0])
+        log_probs, _, _ = agent.policy.evaluate_actions(obs, actions)
+    returns = torch.tensor([1.75, 1.5, 1, 1.75, 1.5, 1])
+    metrics = agent.update()
+    expected = -(log_probs * (returns - b)).mean()
+    assert float(metrics["losses/policy_loss"]) == pytest.approx(float(expected), rel=1e-5)
+    if baseline == "value":
+        value_loss = float((4 - returns).pow(2).mean())
+        assert float(metrics["losses/value_loss"]) == pytest.approx(value_loss)
+    if baseline == "mean":
+        assert agent.mean_return == pytest.approx(4.25 / 3)
+
+
+def _prob_of_arm_1(agent) -> float:
+    with torch.no_grad():
+        dist, _ = agent.policy(torch.zeros(1, 1))
+        return float(dist.probs[0, 1])
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "value"])
+def test_one_update_moves_probability_toward_the_better_arm(bandit, baseline):
+    agent = rlkit.make("reinforce", bandit, seed=0, n_envs=16, rollout_steps=2, batch_episodes=16,
+                       baseline=baseline, learning_rate=0.01, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 10_000
+    before = _prob_of_arm_1(agent)
+    agent.collect()
+    metrics = agent.update()
+    assert metrics["charts/episodes_per_update"] == 16
+    assert before == pytest.approx(0.5, abs=0.01)
+    assert _prob_of_arm_1(agent) > before + 0.003
+
+
+def test_save_load_gives_identical_actions(tmp_path):
+    agent = rlkit.make("reinforce", "CartPole-v1", seed=3, **SMALL)
+    agent.learn(256)
+    loaded = rlkit.load(agent.save(tmp_path / "reinforce.pt"))
+    obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    np.testing.assert_array_equal(agent.predict(obs), loaded.predict(obs))
+    assert loaded.global_step == agent.global_step
+    np.testing.assert_array_equal(loaded.episodes.obs[: loaded.episodes.size],
+                                  agent.episodes.obs[: agent.episodes.size])
+
+
+def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
+    """The running episodes are part of the checkpoint, so resuming changes nothing."""
+    full = rlkit.make("reinforce", "CartPole-v1", seed=1, **SMALL)
+    full.learn(run_dir=tmp_path / "full")
+    part = rlkit.make("reinforce", "CartPole-v1", seed=1, **SMALL)
+    calls = {"n": 0}
+    original = part.update
+
+    def update_then_sigint():
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original()
+
+    monkeypatch.setattr(part, "update", update_then_sigint)
+    part.learn(run_dir=tmp_path / "part")
+    assert part.global_step < full.global_step and part.episodes.size > 0
+    resumed = rlkit.load(tmp_path / "part")
+    resumed.learn(run_dir=tmp_path / "part")
+    assert resumed.global_step == full.global_step
+    for key, value in full.policy.state_dict().items():
+        torch.testing.assert_close(resumed.policy.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_continuous_actions_with_time_limits(tmp_path):
+    """Pendulum: 200-step truncated episodes, Gaussian policy, updates every 400 steps."""
+    agent = rlkit.make("reinforce", "Pendulum-v1", seed=0, n_envs=2, batch_episodes=0,
+                       batch_steps=400, eval_freq=0, eval_episodes=2, total_timesteps=1200)
+    agent.learn()
+    assert agent.n_updates >= 1
+    loaded = rlkit.load(agent.save(tmp_path / "reinforce.pt"))
+    obs = np.random.default_rng(1).normal(size=(16, 3)).astype(np.float32)
+    np.testing.assert_array_equal(agent.predict(obs), loaded.predict(obs))
+    sampled = agent.predict(obs * 100, deterministic=False)
+    assert sampled.shape == (16, 1) and np.all(np.abs(sampled) <= 2.0)
+
+
+def test_bad_config_is_one_clear_error():
+    with pytest.raises(ConfigError, match="set 'batch_episodes' or 'batch_steps'"):
+        rlkit.make("reinforce", "CartPole-v1", batch_episodes=0)
+    with pytest.raises(ConfigError, match="must be one of none, mean, value"):
+        rlkit.make("reinforce", "CartPole-v1", baseline="learned")
+
+
+@pytest.mark.slow
+def test_reinforce_learns_cartpole():
+    """Tuned CartPole config (learned baseline), seed 0: clearly learning within 60k steps."""
+    agent = rlkit.make("reinforce", "CartPole-v1", seed=0, eval_freq=0)
+    agent.learn(60_000)
+    assert agent.last_eval["mean_return"] >= 150
