@@ -43,6 +43,8 @@ class DQNConfig(TrainConfig):
     """replay buffer capacity in transitions"""
     learning_rate: float = 1e-4
     """Adam step size"""
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over training (steadier final policy)"""
     adam_eps: float = 1e-8
     """Adam epsilon"""
     batch_size: int = 64
@@ -311,6 +313,9 @@ class DQN(Agent):
         beta = cfg.per_beta + (1.0 - cfg.per_beta) * (1.0 - self.progress_remaining)
         if not prioritized:
             round_batch, round_next_q_target = self._uniform_round(n_grad)
+        lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         params = list(self.q_net.parameters())
         loss_sum = torch.zeros((), device=self.device)
         q_sum = torch.zeros((), device=self.device)
@@ -350,7 +355,7 @@ class DQN(Agent):
             "losses/td_loss": loss_sum / n_grad,
             "losses/q_values": q_sum / n_grad,
             "charts/epsilon": epsilon,
-            "charts/learning_rate": cfg.learning_rate,
+            "charts/learning_rate": lr,
         }
         if prioritized:
             out["charts/per_beta"] = beta

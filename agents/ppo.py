@@ -127,6 +127,10 @@ class PPO(Agent):
     def modules(self) -> dict[str, Any]:
         return {"policy": self.policy, "optimizer": self.optimizer}
 
+    @property
+    def steps_per_collect(self) -> int:
+        return self.config.n_steps * self.config.n_envs
+
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         if deterministic:
             return self.policy.deterministic_action(obs)

@@ -97,6 +97,16 @@ class Agent:
 
     # --- shared machinery ---------------------------------------------------------------
     @property
+    def steps_per_collect(self) -> int:
+        """Env steps one ``collect()`` takes (a rollout for on-policy agents; override)."""
+        return self.config.n_envs
+
+    @property
+    def can_collect(self) -> bool:
+        """Whether another ``collect()`` fits in the budget: training never exceeds it."""
+        return self.global_step + self.steps_per_collect <= self.end_step
+
+    @property
     def progress_remaining(self) -> float:
         """1 at the start of training, 0 at ``end_step`` (for linear schedules)."""
         if self.end_step <= 0:

@@ -76,7 +76,7 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
         budget = None if total_timesteps is None else total_timesteps - agent.global_step
         if budget is not None and budget <= 0:
             raise RlkitError(f"run '{resume_dir}' is already at step {agent.global_step}")
-        if budget is None and agent.global_step >= agent.end_step:
+        if budget is None and not agent.can_collect:
             raise RlkitError(f"run '{resume_dir}' finished at step {agent.global_step}; "
                              f"pass --total-timesteps to train further")
         print(f"resuming {algo} on {env_id} from step {agent.global_step}")

@@ -104,7 +104,7 @@ def train(
     """Run ``agent`` for ``total_timesteps`` env steps (or to the end of an interrupted run)."""
     cfg = agent.config
     run_dir = Path(run_dir) if run_dir is not None else None
-    if total_timesteps is None and agent.end_step > agent.global_step:
+    if total_timesteps is None and agent.can_collect:
         pass  # a resumed run continues to the end it was planned with
     else:
         agent.end_step = agent.global_step + (total_timesteps or cfg.total_timesteps)
@@ -160,12 +160,12 @@ def train(
 
     try:
         with _InterruptGuard() as guard:
-            while agent.global_step < agent.end_step and not guard.interrupted:
+            while agent.can_collect and not guard.interrupted:
                 agent.collect()
                 metrics = agent.update()
                 if metrics:
                     update_metrics = metrics
-                if agent.global_step >= agent.end_step:
+                if not agent.can_collect:
                     break  # the final row, evaluation and checkpoint come after the loop
                 row: dict[str, Any] = {}
                 if agent.global_step >= agent.next_log:

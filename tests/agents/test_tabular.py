@@ -276,7 +276,8 @@ def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     resumed = rlkit.load(tmp_path / "part")
     resumed.learn(run_dir=tmp_path / "part")
     np.testing.assert_array_equal(resumed.table.values, full.table.values)
-    rows = [{k: v for k, v in r.items() if k != "charts/SPS"} for r in read_metrics(tmp_path / "full")]
+    rows = [{k: v for k, v in r.items() if k != "charts/SPS"}
+            for r in read_metrics(tmp_path / "full")]
     rows_part = [{k: v for k, v in r.items() if k != "charts/SPS"}
                  for r in read_metrics(tmp_path / "part")]
     assert rows_part == rows
