@@ -118,8 +118,9 @@ class A2C(Agent):
             share_torso=cfg.share_torso,
             log_std_init=cfg.log_std_init,
         ).to(self.device)
+        self.params = list(self.policy.parameters())  # walked once, not every update
         self.optimizer = make_optimizer(
-            self.policy.parameters(),
+            self.params,
             cfg.optimizer,
             cfg.learning_rate,
             cfg.optimizer_eps,
@@ -171,7 +172,7 @@ class A2C(Agent):
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
+        nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
         self.optimizer.step()
         self.n_updates += 1
         # tensors, not floats: the loop converts only the rows it logs (no per-update sync)

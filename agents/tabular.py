@@ -47,6 +47,8 @@ from rlkit.errors import ConfigError, RlkitError
 # Greedy policies can loop forever in deterministic envs; envs registered without a time
 # limit (CliffWalking-v1) get this one, so that training and evaluation episodes end.
 DEFAULT_MAX_EPISODE_STEPS = 1_000
+# Tables up to this many cells average duplicate updates with table-sized bincounts.
+_BINCOUNT_MAX_CELLS = 1 << 16
 
 
 @dataclass
@@ -155,13 +157,13 @@ def epsilon_greedy(
     would send every early episode the same way.
     """
     keys = rng.random((q.shape[0], q.shape[1] + 1))
-    explore, keys = keys[:, 0] < epsilon, keys[:, 1:]
+    explore, keys = keys[:, :1] < epsilon, keys[:, 1:]
     allowed_q = np.where(mask, q, -np.inf)
     best = allowed_q == allowed_q.max(axis=1, keepdims=True)
-    # The largest random key among a set of actions is uniform over that set.
-    greedy = np.where(best, keys, -1.0).argmax(axis=1)
-    uniform = np.where(mask, keys, -1.0).argmax(axis=1)
-    return np.where(explore, uniform, greedy)
+    # Choose among the allowed actions when exploring, else among the greedy ones; the
+    # largest random key within a set of actions is uniform over that set.
+    candidates = np.where(explore, mask, best)
+    return np.where(candidates, keys, -1.0).argmax(axis=1)
 
 
 def epsilon_greedy_probs(q: np.ndarray, mask: np.ndarray, epsilon: float) -> np.ndarray:
@@ -181,12 +183,18 @@ def apply_td_update(
     step) get a single update with the mean of their TD errors.
     """
     flat = np.ravel_multi_index(index, table.shape)
-    if len(set(flat.tolist())) == len(flat):  # the common case, checked cheaply
+    if len(set(flat.tolist())) == len(flat):  # no cell twice: checked cheaply
         table[index] += lr * td_errors
         return
-    cells, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=td_errors, minlength=len(cells))
-    table.reshape(-1)[cells] += lr * sums / counts
+    if table.size > _BINCOUNT_MAX_CELLS:  # sorting beats zeroing a huge scratch array
+        cells, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        sums = np.bincount(inverse, weights=td_errors, minlength=len(cells))
+        table.reshape(-1)[cells] += lr * sums / counts
+        return
+    sums = np.bincount(flat, weights=td_errors, minlength=table.size)
+    counts = np.bincount(flat, minlength=table.size)
+    # A repeated cell in ``flat`` is written several times with the same new value.
+    table.reshape(-1)[flat] += lr * sums[flat] / counts[flat]
 
 
 class Table:
@@ -226,10 +234,17 @@ class TabularAgent(Agent):
         except TypeError as exc:
             raise RlkitError(f"could not make '{env_id}' with {config.env_kwargs}: {exc}") from None
         try:
-            if not isinstance(env.observation_space, gym.spaces.Discrete):
+            space = env.observation_space
+            if not isinstance(space, gym.spaces.Discrete):
+                # A Box's repr lists every bound; its shape and dtype say enough.
+                name = (
+                    f"Box(shape={space.shape}, dtype={space.dtype})"
+                    if isinstance(space, gym.spaces.Box)
+                    else str(space)
+                )
                 raise RlkitError(
-                    f"{self.name} needs Discrete observations; {env_id} has "
-                    f"{env.observation_space}. Use a deep agent such as dqn or ppo."
+                    f"{self.name} needs Discrete observations; {env_id} has {name}. "
+                    "Use a deep agent such as dqn or ppo."
                 )
             self.grid = _grid_layout(env.unwrapped)  # for describe_policy
             self.true_values = getattr(env.unwrapped, "TRUE_VALUES", None)  # RandomWalk's
@@ -276,6 +291,7 @@ class TabularAgent(Agent):
     # --- schedules ----------------------------------------------------------------------
     @property
     def epsilon(self) -> float:
+        """eps_0 + min(1, progress / exploration_fraction) (eps_end - eps_0)."""
         cfg = self.config
         progress = 1.0 - self.progress_remaining
         done = min(1.0, progress / cfg.exploration_fraction) if cfg.exploration_fraction else 1.0
@@ -284,6 +300,7 @@ class TabularAgent(Agent):
 
     @property
     def learning_rate(self) -> float:
+        """eta, or with lr_schedule=linear eta_end + remaining (eta - eta_end)."""
         cfg = self.config
         if cfg.lr_schedule == "constant":
             return cfg.learning_rate
@@ -348,6 +365,7 @@ class TabularAgent(Agent):
         next_actions: np.ndarray,
         terminated: np.ndarray,
     ) -> np.ndarray:
+        """The TD target y of each transition (states and actions as table indices)."""
         raise NotImplementedError
 
     def update(self) -> dict[str, float]:
@@ -390,7 +408,8 @@ class TabularAgent(Agent):
     def describe_policy(self) -> str | None:
         """The greedy policy as arrows on the grid (FrozenLake, CliffWalking), or a table."""
         greedy = greedy_actions(self.table.values, self.mask.values)
-        undecided = np.ptp(np.where(self.mask.values, self.table.values, 0.0), axis=1) == 0
+        # '·' marks states whose row was never updated (holes, the goal, unreached cells).
+        untouched = np.all(self.table.values == self.config.initial_value, axis=1)
         if self.grid is not None:
             cells, arrows = self.grid
             lines = []
@@ -398,7 +417,7 @@ class TabularAgent(Agent):
                 out = []
                 for c, cell in enumerate(row):
                     s = r * len(row) + c
-                    out.append(cell if cell != "." else "·" if undecided[s] else arrows[greedy[s]])
+                    out.append(cell if cell != "." else "·" if untouched[s] else arrows[greedy[s]])
                 lines.append(" ".join(out))
             return "greedy policy:\n" + "\n".join(lines)
         if self.n_states > 64:
@@ -433,7 +452,13 @@ class QLearning(TabularAgent):
 
     name = "qlearning"
 
-    def td_target(self, rewards, next_states, next_actions, terminated):
+    def td_target(
+        self,
+        rewards: np.ndarray,
+        next_states: np.ndarray,
+        next_actions: np.ndarray,
+        terminated: np.ndarray,
+    ) -> np.ndarray:
         return q_learning_target(
             rewards,
             self.table.values[next_states],
@@ -448,7 +473,13 @@ class Sarsa(TabularAgent):
 
     name = "sarsa"
 
-    def td_target(self, rewards, next_states, next_actions, terminated):
+    def td_target(
+        self,
+        rewards: np.ndarray,
+        next_states: np.ndarray,
+        next_actions: np.ndarray,
+        terminated: np.ndarray,
+    ) -> np.ndarray:
         next_q = self.table.values[next_states]
         return sarsa_target(rewards, next_q, next_actions, terminated, self.config.gamma)
 
@@ -458,7 +489,13 @@ class ExpectedSarsa(TabularAgent):
 
     name = "expected_sarsa"
 
-    def td_target(self, rewards, next_states, next_actions, terminated):
+    def td_target(
+        self,
+        rewards: np.ndarray,
+        next_states: np.ndarray,
+        next_actions: np.ndarray,
+        terminated: np.ndarray,
+    ) -> np.ndarray:
         next_q = self.table.values[next_states]
         probs = epsilon_greedy_probs(next_q, self.mask.values[next_states], self.epsilon)
         return expected_sarsa_target(rewards, next_q, probs, terminated, self.config.gamma)
@@ -514,7 +551,13 @@ class TD0(TabularAgent):
         # The evaluated policy is the policy: a random one stays random when "deterministic".
         return self.behaviour(states)
 
-    def td_target(self, rewards, next_states, next_actions, terminated):
+    def td_target(
+        self,
+        rewards: np.ndarray,
+        next_states: np.ndarray,
+        next_actions: np.ndarray,
+        terminated: np.ndarray,
+    ) -> np.ndarray:
         next_values = self.table.values[next_states]
         return td0_target(rewards, next_values, terminated, self.config.gamma)
 

@@ -28,10 +28,11 @@ def main() -> None:
 
     agent = rlkit.make("ppo", "CartPole-v1", seed=args.seed, eval_freq=0)
     cfg = agent.config
-    results = {}
+    results, cpu = {}, {}
     if args.only in (None, "rlkit"):
         agent.config.eval_freq = 0
         rk_time, _ = timed(lambda: agent.learn(args.steps))
+        cpu["rlkit"] = timed.cpu
         results["rlkit"] = (rk_time, evaluate(agent, 10)["mean_return"])
 
     if args.only in (None, "sb3"):
@@ -59,10 +60,14 @@ def main() -> None:
             device="cpu",
         )
         sb_time, _ = timed(lambda: model.learn(args.steps))
+        cpu["sb3"] = timed.cpu
         results["sb3"] = (sb_time, sb3_eval(model, "CartPole-v1"))
 
     if len(results) == 2:
         report("PPO CartPole-v1", args.steps, results["rlkit"], results["sb3"])
+        # CPU seconds are less sensitive than wall time to other load on a shared machine
+        print(f"CPU time: rlkit {cpu['rlkit']:.1f} s, SB3 {cpu['sb3']:.1f} s "
+              f"(ratio {cpu['rlkit'] / cpu['sb3']:.2f})")
     else:
         for name, (secs, ret) in results.items():
             print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")

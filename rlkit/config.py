@@ -212,7 +212,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}".splitlines()[0]) from None
+        message = f"config file '{path}' is not valid YAML: {exc}".splitlines()[0]
+        raise ConfigError(message) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -112,7 +112,9 @@ class ActorCritic(nn.Module):
     ) -> None:
         super().__init__()
         self.actor_torso = build_torso(obs_space, approximator)
-        self.critic_torso = self.actor_torso if share_torso else build_torso(obs_space, approximator)
+        self.critic_torso = (
+            self.actor_torso if share_torso else build_torso(obs_space, approximator)
+        )
         self.policy = policy_head(self.actor_torso.out_dim, action_space, log_std_init)
         self.value = ValueHead(self.critic_torso.out_dim)
         self.share_torso = share_torso

@@ -126,7 +126,8 @@ def test_bad_config_is_one_clear_error(override, message):
 
 @pytest.mark.slow
 def test_a2c_learns_cartpole():
-    """Tuned CartPole config, seed 0: deterministic eval return well above random in 40k steps."""
+    """Tuned CartPole config, seed 0: deterministic eval return far above random (~20) in 20k
+    steps (seeds 0, 1, 3 gave 500, 251, 356 there)."""
     agent = rlkit.make("a2c", "CartPole-v1", seed=0, eval_freq=0)
-    agent.learn(40_000)
-    assert agent.last_eval["mean_return"] >= 300
+    agent.learn(20_000)
+    assert agent.last_eval["mean_return"] >= 200

@@ -200,3 +200,16 @@ def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch, o
                  for r in read_metrics(tmp_path / "part")]
     assert rows_part == rows_full
 
+
+
+@pytest.mark.slow
+def test_dqn_learns_cartpole():
+    """PER + double Q, seed 0, 20k steps: deterministic eval return far above random (~20).
+
+    Seeds 0, 1, 2 reached 351, 168 and 356 with these settings.
+    """
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, eval_freq=0, train_freq=64,
+                       gradient_steps=32, exploration_fraction=0.3, anneal_lr=True,
+                       approximator={"hidden_sizes": [64, 64]})
+    agent.learn(20_000)
+    assert agent.last_eval["mean_return"] >= 150

@@ -31,7 +31,8 @@ def test_clipped_surrogate_loss_by_hand():
 
 
 def test_value_loss_clipping_by_hand():
-    values, old, returns = torch.tensor([3.0, 0.0]), torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    values, old = torch.tensor([3.0, 0.0]), torch.tensor([1.0, 0.0])
+    returns = torch.tensor([0.0, 1.0])
     # unclipped: (3 - 0)^2 = 9, (0 - 1)^2 = 1 -> mean 5
     assert value_loss(values, old, returns, None).item() == pytest.approx(5.0)
     # clip 0.5: V_clipped = 1 + clip(2, -.5, .5) = 1.5 -> max(9, 2.25) = 9; second max(1, 1) = 1
@@ -92,8 +93,10 @@ def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     for key, value in _final_state(full).items():
         torch.testing.assert_close(resumed.policy.state_dict()[key], value, rtol=0, atol=0)
     strip = ("charts/SPS",)
-    rows_full = [{k: v for k, v in r.items() if k not in strip} for r in read_metrics(tmp_path / "full")]
-    rows_part = [{k: v for k, v in r.items() if k not in strip} for r in read_metrics(tmp_path / "part")]
+    rows_full = [{k: v for k, v in r.items() if k not in strip}
+                 for r in read_metrics(tmp_path / "full")]
+    rows_part = [{k: v for k, v in r.items() if k not in strip}
+                 for r in read_metrics(tmp_path / "part")]
     assert rows_part == rows_full
 
 

@@ -164,7 +164,7 @@ def test_bad_config_is_one_clear_error():
 
 @pytest.mark.slow
 def test_reinforce_learns_cartpole():
-    """Tuned CartPole config (learned baseline), seed 0: clearly learning within 60k steps."""
+    """Tuned CartPole config (learned baseline), seed 0: far above random (~20) in 25k steps."""
     agent = rlkit.make("reinforce", "CartPole-v1", seed=0, eval_freq=0)
-    agent.learn(60_000)
-    assert agent.last_eval["mean_return"] >= 150
+    agent.learn(25_000)
+    assert agent.last_eval["mean_return"] >= 100

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import rlkit
+from rlkit.agents import tabular
 from rlkit.agents.tabular import (
     apply_td_update,
     epsilon_greedy,
@@ -71,7 +72,9 @@ def test_expected_sarsa_target_by_hand():
                                [[0.5, 0.5]])
 
 
-def test_duplicate_cells_in_one_step_share_one_update():
+@pytest.mark.parametrize("max_cells", [1 << 16, 0])  # bincount path, and np.unique path
+def test_duplicate_cells_in_one_step_share_one_update(max_cells, monkeypatch):
+    monkeypatch.setattr(tabular, "_BINCOUNT_MAX_CELLS", max_cells)
     # Two envs hit cell (0, 1) with TD errors 1 and 3: one update with their mean,
     # 0.5 * 2 = 1 (sequential updates would give 0.5 + 0.5 * (3 - 0.5) = 1.75).
     table = np.zeros((2, 2))

@@ -9,6 +9,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+
 from rlkit.envs import RandomWalkEnv  # importing rlkit.envs registers the ids
 
 ENV_ID = "rlkit/RandomWalk-v0"

@@ -8,6 +8,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+
 from rlkit.envs import RoomsEnv  # importing rlkit.envs registers the ids
 
 ENV_ID = "rlkit/Rooms-v0"
