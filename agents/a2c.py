@@ -16,17 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import gymnasium as gym
-import numpy as np
 import torch
 from torch import nn
 
 from rlkit.agent import Agent
-from rlkit.buffers import RolloutBuffer
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
-from rlkit.networks import ActorCritic, make_adam
-from rlkit.rollout import collect_rollout
+from rlkit.networks import ActorCritic
+from rlkit.optim import FlatOptimizer
+from rlkit.rollout import collect_rollout, make_rollout_buffer
 
 
 @dataclass
@@ -96,12 +94,12 @@ def actor_critic_loss(
 
 
 def make_optimizer(
-    params, kind: str, lr: float, eps: float, alpha: float = 0.99
-) -> torch.optim.Optimizer:
-    """RMSprop (alpha, eps as in the A2C paper / SB3) or Adam."""
+    module: nn.Module, kind: str, lr: float, eps: float, alpha: float = 0.99
+) -> FlatOptimizer:
+    """RMSprop (alpha, eps as in the A2C paper / SB3) or Adam, on flat parameters."""
     if kind == "adam":
-        return make_adam(params, lr, eps)
-    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, foreach=True)
+        return FlatOptimizer(module, torch.optim.Adam, lr=lr, eps=eps)
+    return FlatOptimizer(module, torch.optim.RMSprop, lr=lr, alpha=alpha, eps=eps)
 
 
 class A2C(Agent):
@@ -118,31 +116,28 @@ class A2C(Agent):
             share_torso=cfg.share_torso,
             log_std_init=cfg.log_std_init,
         ).to(self.device)
-        self.params = list(self.policy.parameters())  # walked once, not every update
         self.optimizer = make_optimizer(
-            self.params,
+            self.policy,
             cfg.optimizer,
             cfg.learning_rate,
             cfg.optimizer_eps,
             cfg.rmsprop_alpha,
         )
-        continuous = isinstance(self.action_space, gym.spaces.Box)
-        self.buffer = RolloutBuffer(
-            cfg.n_steps,
-            cfg.n_envs,
-            obs_shape=self.observation_space.shape,
-            action_shape=self.action_space.shape,
-            obs_dtype=np.float32 if continuous or self.observation_space.shape else np.int64,
-            action_dtype=np.float32 if continuous else np.int64,
+        self.buffer = make_rollout_buffer(
+            self.observation_space, self.action_space, cfg.n_steps, cfg.n_envs
         )
 
     def modules(self) -> dict[str, Any]:
         return {"policy": self.policy, "optimizer": self.optimizer}
 
+    @property
+    def steps_per_collect(self) -> int:
+        return self.config.n_steps * self.config.n_envs
+
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         if deterministic:
             return self.policy.deterministic_action(obs)
-        return self.policy.act(obs)[0]
+        return self.policy.sample(obs)[0]
 
     def collect(self) -> None:
         cfg = self.config
@@ -160,8 +155,7 @@ class A2C(Agent):
     def update(self) -> dict[str, Any]:
         cfg = self.config
         lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.set_lr(lr)
         data = self.buffer.get(self.device)
         advantages = data.advantages
         if cfg.normalize_advantage and len(advantages) > 1:
@@ -170,9 +164,9 @@ class A2C(Agent):
         loss, policy_loss, v_loss, mean_entropy = actor_critic_loss(
             log_probs, entropy, values, advantages, data.returns, cfg.vf_coef, cfg.ent_coef
         )
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+        self.optimizer.clip_grad_norm(cfg.max_grad_norm)
         self.optimizer.step()
         self.n_updates += 1
         # tensors, not floats: the loop converts only the rows it logs (no per-update sync)

@@ -14,17 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
 import torch
 
 from rlkit.agent import Agent
-from rlkit.buffers import RolloutBuffer, minibatches
+from rlkit.buffers import minibatches
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
 from rlkit.optim import FlatOptimizer
-from rlkit.rollout import collect_rollout
+from rlkit.rollout import collect_rollout, make_rollout_buffer
 
 
 @dataclass
@@ -114,14 +112,8 @@ class PPO(Agent):
         ).to(self.device)
         self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)
-        continuous = isinstance(self.action_space, gym.spaces.Box)
-        self.buffer = RolloutBuffer(
-            cfg.n_steps,
-            cfg.n_envs,
-            obs_shape=self.observation_space.shape,
-            action_shape=self.action_space.shape,
-            obs_dtype=np.float32 if continuous or self.observation_space.shape else np.int64,
-            action_dtype=np.float32 if continuous else np.int64,
+        self.buffer = make_rollout_buffer(
+            self.observation_space, self.action_space, cfg.n_steps, cfg.n_envs
         )
 
     def modules(self) -> dict[str, Any]:

@@ -29,13 +29,13 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
 from rlkit.agent import Agent
 from rlkit.buffers import EpisodeBuffer, RolloutBuffer, reward_to_go
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
-from rlkit.networks import ActorCritic, make_adam
+from rlkit.networks import ActorCritic
+from rlkit.optim import FlatOptimizer
 from rlkit.rollout import collect_rollout
 
 
@@ -112,7 +112,8 @@ class Reinforce(Agent):
             share_torso=cfg.share_torso,
             log_std_init=cfg.log_std_init,
         ).to(self.device)
-        self.optimizer = make_adam(self.policy.parameters(), cfg.learning_rate, cfg.adam_eps)
+        self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
+                                       eps=cfg.adam_eps)
         continuous = isinstance(self.action_space, gym.spaces.Box)
         shapes = dict(
             obs_shape=self.observation_space.shape,
@@ -180,8 +181,7 @@ class Reinforce(Agent):
         if batch is None:
             return {}
         lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.set_lr(lr)
         mask = batch.mask
         returns = torch.as_tensor(self._returns(batch)[mask], device=self.device)
         obs = torch.as_tensor(batch.obs[mask], device=self.device)
@@ -209,9 +209,9 @@ class Reinforce(Agent):
             loss = loss + cfg.vf_coef * v_loss
             metrics["losses/value_loss"] = v_loss.detach()
 
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
+        self.optimizer.clip_grad_norm(cfg.max_grad_norm)
         self.optimizer.step()
         self.n_updates += 1
         metrics.update({

@@ -5,7 +5,8 @@
 
 Both use rlkit's tuned CartPole config (rl-zoo's values: lr 2.3e-3, batch 64, buffer 100k,
 learning_starts 1000, target_update_interval 10, train_freq 256, gradient_steps 128, epsilon
-1 -> 0.04 over 16% of training, [256, 256] ReLU Q network, Huber loss, grad norm 10) with
+1 -> 0.04 over 16% of training, learning rate decayed linearly to 0, [256, 256] ReLU Q
+network, Huber loss, grad norm 10) with
 double Q, prioritized replay, n-step and dueling off (SB3 has none of them), one env, one
 torch thread, and no evaluation during training; the final deterministic evaluation
 (10 episodes) is outside the timed part. ``--per`` times rlkit with PER (and double Q) off
@@ -38,7 +39,9 @@ def run_sb3(steps: int, seed: int) -> tuple[float, float]:
     model = DQN(
         "MlpPolicy",
         "CartPole-v1",
-        learning_rate=cfg.learning_rate,
+        learning_rate=(lambda remaining: remaining * cfg.learning_rate)
+        if cfg.anneal_lr
+        else cfg.learning_rate,
         buffer_size=cfg.buffer_size,
         learning_starts=cfg.learning_starts,
         batch_size=cfg.batch_size,

@@ -104,6 +104,21 @@ class EnvRunner:
         return True
 
 
+def make_rollout_buffer(
+    observation_space: gym.Space, action_space: gym.Space, n_steps: int, n_envs: int
+) -> RolloutBuffer:
+    """A rollout buffer with the dtypes the spaces need (float actions for Box, ids otherwise)."""
+    continuous = isinstance(action_space, gym.spaces.Box)
+    return RolloutBuffer(
+        n_steps,
+        n_envs,
+        obs_shape=observation_space.shape,
+        action_shape=action_space.shape,
+        obs_dtype=np.float32 if observation_space.shape else np.int64,
+        action_dtype=np.float32 if continuous else np.int64,
+    )
+
+
 def to_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
     """Clip Gaussian samples into a Box's bounds (the unclipped sample is what was learned)."""
     if isinstance(action_space, gym.spaces.Box):
