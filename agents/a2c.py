@@ -19,12 +19,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from rlkit.agent import Agent
+from rlkit.agent import RolloutAgent
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
 from rlkit.optim import FlatOptimizer
-from rlkit.rollout import collect_rollout, make_rollout_buffer
+from rlkit.rollout import make_rollout_buffer
 
 
 @dataclass
@@ -102,7 +102,7 @@ def make_optimizer(
     return FlatOptimizer(module, torch.optim.RMSprop, lr=lr, alpha=alpha, eps=eps)
 
 
-class A2C(Agent):
+class A2C(RolloutAgent):
     name = "a2c"
     Config = A2CConfig
     config: A2CConfig
@@ -126,31 +126,6 @@ class A2C(Agent):
         self.buffer = make_rollout_buffer(
             self.observation_space, self.action_space, cfg.n_steps, cfg.n_envs
         )
-
-    def modules(self) -> dict[str, Any]:
-        return {"policy": self.policy, "optimizer": self.optimizer}
-
-    @property
-    def steps_per_collect(self) -> int:
-        return self.config.n_steps * self.config.n_envs
-
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
-        if deterministic:
-            return self.policy.deterministic_action(obs)
-        return self.policy.sample(obs)[0]
-
-    def collect(self) -> None:
-        cfg = self.config
-        collect_rollout(
-            self.runner,
-            self.buffer,
-            self.policy,
-            self.preprocess,
-            self.action_space,
-            cfg.gamma,
-            cfg.gae_lambda,
-        )
-        self.global_step += cfg.n_steps * cfg.n_envs
 
     def update(self) -> dict[str, Any]:
         cfg = self.config

@@ -200,3 +200,31 @@ class Agent:
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint (weights, optimizer, config, counters, statistics, RNG states)."""
         return ckpt.save_checkpoint(self.state_dict(), path)
+
+
+class RolloutAgent(Agent):
+    """An actor-critic agent (``self.policy``) that learns from n-step rollouts (``self.buffer``).
+
+    PPO and A2C differ only in ``setup`` details and their ``update``; acting, collecting and
+    what to checkpoint are these few lines.
+    """
+
+    @property
+    def steps_per_collect(self) -> int:
+        return self.config.n_steps * self.config.n_envs
+
+    def modules(self) -> dict[str, Any]:
+        return {"policy": self.policy, "optimizer": self.optimizer}
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        if deterministic:
+            return self.policy.deterministic_action(obs)
+        return self.policy.sample(obs)[0]
+
+    def collect(self) -> None:
+        from rlkit.rollout import collect_rollout
+
+        cfg = self.config
+        collect_rollout(self.runner, self.buffer, self.policy, self.preprocess,
+                        self.action_space, cfg.gamma, cfg.gae_lambda)
+        self.global_step += self.steps_per_collect
