@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rlkit.agent import RolloutAgent
-from rlkit.config import TrainConfig
+from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
 from rlkit.optim import FlatOptimizer
@@ -28,15 +28,13 @@ from rlkit.rollout import make_rollout_buffer
 
 
 @dataclass
-class A2CConfig(TrainConfig):
+class A2CConfig(PolicyGradientConfig):
     """A2C hyperparameters (on top of the shared training settings)."""
 
     n_steps: int = 5
     """steps per env per rollout (the n of the n-step return)"""
     learning_rate: float = 7e-4
     """optimizer step size"""
-    anneal_lr: bool = False
-    """decay the learning rate linearly to 0 over training"""
     optimizer: Literal["rmsprop", "adam"] = "rmsprop"
     """RMSprop as in the A2C paper, or Adam"""
     rmsprop_alpha: float = 0.99
@@ -47,16 +45,6 @@ class A2CConfig(TrainConfig):
     """GAE lambda (1 = plain n-step returns, 0 = one-step TD error)"""
     normalize_advantage: bool = False
     """standardize the advantages of each rollout"""
-    ent_coef: float = 0.0
-    """entropy bonus coefficient c_e"""
-    vf_coef: float = 0.5
-    """value loss coefficient c_v"""
-    max_grad_norm: float = 0.5
-    """clip the global gradient norm to this"""
-    share_torso: bool = False
-    """one torso for actor and critic (else two of the same shape)"""
-    log_std_init: float = 0.0
-    """initial log std of the Gaussian policy (Box actions)"""
 
     def validate(self) -> None:
         for key in ("n_steps", "n_envs"):

@@ -18,7 +18,7 @@ import torch
 
 from rlkit.agent import RolloutAgent
 from rlkit.buffers import minibatches
-from rlkit.config import TrainConfig
+from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
 from rlkit.optim import FlatOptimizer
@@ -26,7 +26,7 @@ from rlkit.rollout import make_rollout_buffer
 
 
 @dataclass
-class PPOConfig(TrainConfig):
+class PPOConfig(PolicyGradientConfig):
     """PPO hyperparameters (on top of the shared training settings)."""
 
     n_steps: int = 2048
@@ -37,8 +37,6 @@ class PPOConfig(TrainConfig):
     """passes over each rollout"""
     learning_rate: float = 3e-4
     """Adam step size"""
-    anneal_lr: bool = False
-    """decay the learning rate linearly to 0 over training"""
     adam_eps: float = 1e-5
     """Adam epsilon"""
     gae_lambda: float = 0.95
@@ -51,18 +49,8 @@ class PPOConfig(TrainConfig):
     """clip the value update around the old value by this much (None: no clipping)"""
     normalize_advantage: bool = True
     """standardize advantages in each minibatch"""
-    ent_coef: float = 0.0
-    """entropy bonus coefficient c_e"""
-    vf_coef: float = 0.5
-    """value loss coefficient c_v"""
-    max_grad_norm: float = 0.5
-    """clip the global gradient norm to this"""
     target_kl: float | None = None
     """stop the epochs early once approx KL exceeds 1.5 x this (None: never)"""
-    share_torso: bool = False
-    """one torso for actor and critic (else two of the same shape)"""
-    log_std_init: float = 0.0
-    """initial log std of the Gaussian policy (Box actions)"""
 
     def validate(self) -> None:
         for key in ("n_steps", "batch_size", "n_epochs", "n_envs"):

@@ -32,7 +32,7 @@ import torch
 
 from rlkit.agent import Agent
 from rlkit.buffers import EpisodeBuffer, RolloutBuffer, reward_to_go
-from rlkit.config import TrainConfig
+from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
 from rlkit.optim import FlatOptimizer
@@ -40,7 +40,7 @@ from rlkit.rollout import collect_rollout
 
 
 @dataclass
-class ReinforceConfig(TrainConfig):
+class ReinforceConfig(PolicyGradientConfig):
     """REINFORCE hyperparameters (on top of the shared training settings)."""
 
     batch_episodes: int = 8
@@ -55,22 +55,10 @@ class ReinforceConfig(TrainConfig):
     """the mean baseline is an exponential moving average of batch means with this decay"""
     learning_rate: float = 1e-3
     """Adam step size (policy and value function)"""
-    anneal_lr: bool = False
-    """decay the learning rate linearly to 0 over training"""
     adam_eps: float = 1e-5
     """Adam epsilon"""
     normalize_advantage: bool = False
     """standardize G - b over each batch"""
-    ent_coef: float = 0.0
-    """entropy bonus coefficient c_e"""
-    vf_coef: float = 0.5
-    """value loss coefficient c_v (value baseline only)"""
-    max_grad_norm: float = 0.5
-    """clip the global gradient norm to this"""
-    share_torso: bool = False
-    """one torso for policy and value function (else two of the same shape)"""
-    log_std_init: float = 0.0
-    """initial log std of the Gaussian policy (Box actions)"""
 
     def validate(self) -> None:
         for key in ("n_envs", "rollout_steps"):

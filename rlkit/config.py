@@ -263,3 +263,21 @@ def resolve_config(
 def tuned_envs(algo: str) -> list[str]:
     """Env ids with tuned values in ``configs/<algo>.yaml``."""
     return sorted((packaged_config(algo).get("envs") or {}).keys())
+
+
+@dataclass
+class PolicyGradientConfig(TrainConfig):
+    """Settings PPO, A2C and REINFORCE share (each keeps its own learning rate and extras)."""
+
+    anneal_lr: bool = False
+    """decay the learning rate linearly to 0 over training"""
+    ent_coef: float = 0.0
+    """entropy bonus coefficient c_e"""
+    vf_coef: float = 0.5
+    """value loss coefficient c_v"""
+    max_grad_norm: float = 0.5
+    """clip the global gradient norm to this"""
+    share_torso: bool = False
+    """one torso for actor and critic (else two of the same shape)"""
+    log_std_init: float = 0.0
+    """initial log std of the Gaussian policy (Box actions)"""
