@@ -97,12 +97,8 @@ class A2C(RolloutAgent):
 
     def setup(self) -> None:
         cfg = self.config
-        self.policy = ActorCritic(
-            self.observation_space,
-            self.action_space,
-            cfg.approximator,
-            share_torso=cfg.share_torso,
-            log_std_init=cfg.log_std_init,
+        self.policy = ActorCritic.from_config(
+            self.observation_space, self.action_space, cfg
         ).to(self.device)
         self.optimizer = make_optimizer(
             self.policy,

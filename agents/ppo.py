@@ -91,12 +91,8 @@ class PPO(RolloutAgent):
 
     def setup(self) -> None:
         cfg = self.config
-        self.policy = ActorCritic(
-            self.observation_space,
-            self.action_space,
-            cfg.approximator,
-            share_torso=cfg.share_torso,
-            log_std_init=cfg.log_std_init,
+        self.policy = ActorCritic.from_config(
+            self.observation_space, self.action_space, cfg
         ).to(self.device)
         self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import gymnasium as gym
 import numpy as np
 import torch
 
@@ -36,7 +35,7 @@ from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
 from rlkit.optim import FlatOptimizer
-from rlkit.rollout import collect_rollout
+from rlkit.rollout import collect_rollout, rollout_shapes
 
 
 @dataclass
@@ -93,22 +92,12 @@ class Reinforce(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        self.policy = ActorCritic(
-            self.observation_space,
-            self.action_space,
-            cfg.approximator,
-            share_torso=cfg.share_torso,
-            log_std_init=cfg.log_std_init,
+        self.policy = ActorCritic.from_config(
+            self.observation_space, self.action_space, cfg
         ).to(self.device)
         self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)
-        continuous = isinstance(self.action_space, gym.spaces.Box)
-        shapes = dict(
-            obs_shape=self.observation_space.shape,
-            action_shape=self.action_space.shape,
-            obs_dtype=np.float32 if continuous or self.observation_space.shape else np.int64,
-            action_dtype=np.float32 if continuous else np.int64,
-        )
+        shapes = rollout_shapes(self.observation_space, self.action_space)
         # the shared collector fills this chunk; whole episodes accumulate in self.episodes
         self.chunk = RolloutBuffer(cfg.rollout_steps, cfg.n_envs, **shapes)
         self.episodes = EpisodeBuffer(cfg.n_envs, **shapes)

@@ -119,6 +119,12 @@ class ActorCritic(nn.Module):
         self.value = ValueHead(self.critic_torso.out_dim)
         self.share_torso = share_torso
 
+    @classmethod
+    def from_config(cls, obs_space: gym.Space, action_space: gym.Space, config) -> ActorCritic:
+        """From a config with ``approximator``, ``share_torso`` and ``log_std_init``."""
+        return cls(obs_space, action_space, config.approximator,
+                   share_torso=config.share_torso, log_std_init=config.log_std_init)
+
     def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
         features = self.actor_torso(obs)
         critic_features = features if self.share_torso else self.critic_torso(obs)

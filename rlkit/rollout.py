@@ -104,19 +104,22 @@ class EnvRunner:
         return True
 
 
+def rollout_shapes(observation_space: gym.Space, action_space: gym.Space) -> dict[str, Any]:
+    """Per-step shapes and dtypes for buffers (float actions for Box, integer ids otherwise)."""
+    continuous = isinstance(action_space, gym.spaces.Box)
+    return {
+        "obs_shape": observation_space.shape,
+        "action_shape": action_space.shape,
+        "obs_dtype": np.float32 if observation_space.shape else np.int64,
+        "action_dtype": np.float32 if continuous else np.int64,
+    }
+
+
 def make_rollout_buffer(
     observation_space: gym.Space, action_space: gym.Space, n_steps: int, n_envs: int
 ) -> RolloutBuffer:
-    """A rollout buffer with the dtypes the spaces need (float actions for Box, ids otherwise)."""
-    continuous = isinstance(action_space, gym.spaces.Box)
-    return RolloutBuffer(
-        n_steps,
-        n_envs,
-        obs_shape=observation_space.shape,
-        action_shape=action_space.shape,
-        obs_dtype=np.float32 if observation_space.shape else np.int64,
-        action_dtype=np.float32 if continuous else np.int64,
-    )
+    """A rollout buffer with the dtypes the spaces need."""
+    return RolloutBuffer(n_steps, n_envs, **rollout_shapes(observation_space, action_space))
 
 
 def to_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:

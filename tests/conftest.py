@@ -1,5 +1,7 @@
 import os
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 # No test may reach W&B's servers.
@@ -16,3 +18,69 @@ def _single_thread_torch():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# Tiny registered envs for tests (registered for one test, then removed).
+class TwoArmedBandit(gym.Env):
+    """One-step episodes from a constant observation: arm 1 pays 1, arm 0 pays 0."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), float(action == 1), True, False, {}
+
+
+class Counter(gym.Env):
+    """obs = steps taken so far, reward 1 per step, terminates after ``terminate_at`` steps."""
+
+    observation_space = gym.spaces.Box(0.0, 100.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, terminate_at: int = 100):
+        self.terminate_at = terminate_at
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t], np.float32), 1.0, self.t >= self.terminate_at, False, {}
+
+
+@pytest.fixture
+def register_env():
+    """``register_env(env_id, entry_point, **kwargs)``; every id is unregistered afterwards."""
+    ids = []
+
+    def register(env_id, entry_point, **kwargs):
+        gym.register(env_id, entry_point=entry_point, **kwargs)
+        ids.append(env_id)
+        return env_id
+
+    yield register
+    for env_id in ids:
+        gym.registry.pop(env_id, None)
+
+
+@pytest.fixture
+def bandit(register_env):
+    return register_env("test/TwoArmedBandit-v0", TwoArmedBandit)
+
+
+@pytest.fixture
+def counter(register_env):
+    """``counter(terminate_at, max_steps)`` -> env id of a Counter with that time limit."""
+
+    def make(terminate_at, max_steps):
+        env_id = f"test/Counter{terminate_at}x{max_steps}-v0"
+        return register_env(env_id, Counter, max_episode_steps=max_steps,
+                            kwargs={"terminate_at": terminate_at})
+
+    return make

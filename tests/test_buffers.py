@@ -73,25 +73,6 @@ def test_minibatches_cover_every_sample_once():
     assert sorted(seen.flatten().tolist()) == sorted(batch.obs.flatten().tolist())
 
 
-class CounterEnv(gym.Env):
-    """obs = steps taken so far; reward 1 per step; terminates at ``terminate_at``."""
-
-    observation_space = gym.spaces.Box(0, 100, (1,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self, terminate_at: int = 100):
-        self.terminate_at = terminate_at
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.array([0.0], np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.array([self.t], np.float32), 1.0, self.t >= self.terminate_at, False, {}
-
-
 class ValueIsTenTimesObs:
     """A stand-in policy: action 0, V(s) = 10 * s, log-prob 0."""
 
@@ -103,21 +84,16 @@ class ValueIsTenTimesObs:
 
 
 @pytest.mark.parametrize("terminate_at, max_steps", [(2, 10), (10, 2)])
-def test_collect_rollout_through_a_real_vector_env(terminate_at, max_steps):
+def test_collect_rollout_through_a_real_vector_env(terminate_at, max_steps, counter):
     """Episodes of 2 steps, ended by termination or by the time limit (truncation)."""
-    gym.register("test/Counter-v0", entry_point=CounterEnv, max_episode_steps=max_steps,
-                 kwargs={"terminate_at": terminate_at})
-    try:
-        env = gym.wrappers.vector.RecordEpisodeStatistics(
-            gym.make_vec("test/Counter-v0", 1, vectorization_mode="sync")
-        )
-        runner = EnvRunner(env, seed=0)
-        buf = RolloutBuffer(4, 1, (1,), ())
-        gamma = 0.5
-        collect_rollout(runner, buf, ValueIsTenTimesObs(), torch.as_tensor, env.single_action_space,
-                        gamma, gae_lambda=0.0)
-    finally:
-        gym.registry.pop("test/Counter-v0")
+    env = gym.wrappers.vector.RecordEpisodeStatistics(
+        gym.make_vec(counter(terminate_at, max_steps), 1, vectorization_mode="sync")
+    )
+    runner = EnvRunner(env, seed=0)
+    buf = RolloutBuffer(4, 1, (1,), ())
+    gamma = 0.5
+    collect_rollout(runner, buf, ValueIsTenTimesObs(), torch.as_tensor, env.single_action_space,
+                    gamma, gae_lambda=0.0)
     # obs 0, 1, 2 (final obs of the episode; its step is the autoreset step), 0 (reset obs)
     np.testing.assert_allclose(buf.obs[:, 0, 0], [0, 1, 2, 0])
     np.testing.assert_array_equal(buf.valid[:, 0], [True, True, False, True])
