@@ -49,7 +49,7 @@ def make_vec_env(
     env_kwargs: dict[str, Any] | None = None,
     render_mode: str | None = None,
 ) -> gym.vector.VectorEnv:
-    """A seeded vector env with next-step autoreset and episode statistics."""
+    """A seeded vector env with next-step autoreset (episode statistics: ``EnvRunner``)."""
     check_env_id(env_id)
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
@@ -79,7 +79,6 @@ def make_vec_env(
     if env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) != AutoresetMode.NEXT_STEP:
         env.close()
         raise RlkitError(f"'{env_id}' vector env does not use next-step autoreset")
-    env = gym.wrappers.vector.RecordEpisodeStatistics(env)
     if seed is not None:
         env.action_space.seed(seed)
         env.single_action_space.seed(seed)
