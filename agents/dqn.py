@@ -137,18 +137,13 @@ def double_q_values(next_q_online: torch.Tensor, next_q_target: torch.Tensor) ->
 
 
 def q_loss(
-    td_errors: torch.Tensor, weights: torch.Tensor | None, kind: str = "huber"
+    q: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None, kind: str = "huber"
 ) -> torch.Tensor:
-    """E[w * l(delta)], l(d) = d^2 / 2 if |d| < 1 else |d| - 1/2 (huber) or d^2 (mse)."""
-    if kind == "huber":
-        per_sample = nn.functional.smooth_l1_loss(
-            td_errors, torch.zeros_like(td_errors), reduction="none"
-        )
-    else:
-        per_sample = td_errors.pow(2)
+    """E[w * l(Q - y)], l(d) = d^2 / 2 if |d| < 1 else |d| - 1/2 (huber) or d^2 (mse)."""
+    loss = nn.functional.smooth_l1_loss if kind == "huber" else nn.functional.mse_loss
     if weights is None:
-        return per_sample.mean()
-    return (weights * per_sample).mean()
+        return loss(q, targets)
+    return (weights * loss(q, targets, reduction="none")).mean()
 
 
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
@@ -308,15 +303,15 @@ class DQN(Agent):
         """One Adam step on E[w * l(Q(s, a) - y)]; returns the loss, TD errors and Q values."""
         cfg = self.config
         q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
-        td_errors = q - targets
-        loss = q_loss(td_errors, weights, cfg.loss)
+        loss = q_loss(q, targets, weights, cfg.loss)
         self.optimizer.zero_grad()
         loss.backward()
         if cfg.max_grad_norm is not None:
             self.optimizer.clip_grad_norm(cfg.max_grad_norm)
         self.optimizer.step()
         self.n_updates += 1
-        return loss.detach(), td_errors.detach(), q.detach()
+        q = q.detach()
+        return loss.detach(), q - targets, q
 
     def update(self) -> dict[str, Any]:
         cfg = self.config

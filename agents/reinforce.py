@@ -53,7 +53,9 @@ class ReinforceConfig(PolicyGradientConfig):
     mean_decay: float = 0.9
     """the mean baseline is an exponential moving average of batch means with this decay"""
     learning_rate: float = 1e-3
-    """Adam step size (policy and value function)"""
+    """Adam step size of the policy"""
+    value_learning_rate: float | None = None
+    """Adam step size of the learned value function (None: learning_rate)"""
     adam_eps: float = 1e-5
     """Adam epsilon"""
     normalize_advantage: bool = False
@@ -95,16 +97,33 @@ class Reinforce(Agent):
         self.policy = ActorCritic.from_config(
             self.observation_space, self.action_space, cfg
         ).to(self.device)
-        self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
-                                       eps=cfg.adam_eps)
+        # The policy and the value function are two learners (two step sizes in Sutton and
+        # Barto's algorithm box), each with its own gradient clip: under one joint clip the
+        # value loss, whose gradients are far larger early on, would shrink the policy's step.
+        self.optimizer = FlatOptimizer(self.policy.actor_parameters(), torch.optim.Adam,
+                                       lr=cfg.learning_rate, eps=cfg.adam_eps)
+        self.value_optimizer = (
+            FlatOptimizer(self.policy.critic_parameters(), torch.optim.Adam,
+                          lr=self.value_learning_rate, eps=cfg.adam_eps)
+            if cfg.baseline == "value"
+            else None
+        )
         shapes = rollout_shapes(self.observation_space, self.action_space)
         # the shared collector fills this chunk; whole episodes accumulate in self.episodes
         self.chunk = RolloutBuffer(cfg.rollout_steps, cfg.n_envs, **shapes)
         self.episodes = EpisodeBuffer(cfg.n_envs, **shapes)
         self.mean_return: float | None = None  # the ``mean`` baseline
 
+    @property
+    def value_learning_rate(self) -> float:
+        cfg = self.config
+        return cfg.learning_rate if cfg.value_learning_rate is None else cfg.value_learning_rate
+
     def modules(self) -> dict[str, Any]:
-        return {"policy": self.policy, "optimizer": self.optimizer}
+        modules = {"policy": self.policy, "optimizer": self.optimizer}
+        if self.value_optimizer is not None:
+            modules["value_optimizer"] = self.value_optimizer
+        return modules
 
     def extra_state(self) -> dict[str, Any]:
         return {"episodes": self.episodes.state_dict(), "mean_return": self.mean_return}
@@ -157,8 +176,11 @@ class Reinforce(Agent):
         batch = self.episodes.take_complete()
         if batch is None:
             return {}
-        lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)
+        decay = self.progress_remaining if cfg.anneal_lr else 1.0
+        lr = cfg.learning_rate * decay
         self.optimizer.set_lr(lr)
+        if self.value_optimizer is not None:
+            self.value_optimizer.set_lr(self.value_learning_rate * decay)
         mask = batch.mask
         returns = torch.as_tensor(self._returns(batch)[mask], device=self.device)
         obs = torch.as_tensor(batch.obs[mask], device=self.device)
@@ -186,10 +208,13 @@ class Reinforce(Agent):
             loss = loss + cfg.vf_coef * v_loss
             metrics["losses/value_loss"] = v_loss.detach()
 
-        self.optimizer.zero_grad()
+        optimizers = [opt for opt in (self.optimizer, self.value_optimizer) if opt is not None]
+        for optimizer in optimizers:
+            optimizer.zero_grad()
         loss.backward()
-        self.optimizer.clip_grad_norm(cfg.max_grad_norm)
-        self.optimizer.step()
+        for optimizer in optimizers:
+            optimizer.clip_grad_norm(cfg.max_grad_norm)
+            optimizer.step()
         self.n_updates += 1
         metrics.update({
             "losses/policy_loss": policy_loss.detach(),

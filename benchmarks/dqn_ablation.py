@@ -11,7 +11,7 @@ deterministic evaluation (10 episodes). Prints the mean and std over seeds, and 
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
@@ -41,10 +41,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: the tuned budget")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    jobs = [(env, var, seed) for env in args.envs for var in VARIANTS for seed in args.seeds]
+    # the default (double+PER) first: it is also the acceptance run of the tuned config
+    jobs = [(env, var, seed)
+            for env in args.envs for var in reversed(VARIANTS) for seed in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = {job: pool.submit(run, *job, args.steps) for job in jobs}
-        results = {job: f.result() for job, f in futures.items()}
+        futures = {pool.submit(run, *job, args.steps): job for job in jobs}
+        results = {}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            print(*futures[future], f"{results[futures[future]]:.1f}", flush=True)
     print(f"\nfinal eval return over seeds {args.seeds} (steps: {args.steps or 'tuned'})")
     print(f"{'env':14}{'variant':12}{'mean':>9}{'std':>8}{'min':>9}{'max':>9}  per seed")
     for env in args.envs:

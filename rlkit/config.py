@@ -47,9 +47,10 @@ class TrainConfig:
     """environment steps to train for (summed over all envs)"""
     n_envs: int = 1
     """number of environments stepped in parallel (Gymnasium vector env)"""
-    vectorization: Literal["sync", "async", "vector_entry_point"] = "sync"
+    vectorization: Literal["auto", "sync", "async", "vector_entry_point"] = "auto"
     """sync steps envs in this process; async uses one subprocess per env; vector_entry_point
-    uses the env's own numpy-vectorized implementation where Gymnasium has one (CartPole)"""
+    uses the env's own numpy-vectorized implementation where Gymnasium has one (CartPole);
+    auto picks vector_entry_point for several envs when there is one, else sync"""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """extra keyword arguments for gymnasium.make"""
     gamma: float = 0.99

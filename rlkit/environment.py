@@ -45,7 +45,7 @@ def make_vec_env(
     env_id: str,
     n_envs: int,
     seed: int | None,
-    vectorization: str = "sync",
+    vectorization: str = "auto",
     env_kwargs: dict[str, Any] | None = None,
     render_mode: str | None = None,
 ) -> gym.vector.VectorEnv:
@@ -55,6 +55,11 @@ def make_vec_env(
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     spec = gym.spec(env_id)
+    if vectorization == "auto":
+        # A natively vectorized env steps 8 CartPoles ~1.5x faster than 8 wrapped ones, but
+        # one of them more slowly than a single wrapped env.
+        native = spec.vector_entry_point is not None and n_envs > 1
+        vectorization = "vector_entry_point" if native else "sync"
     if vectorization == "vector_entry_point" and spec.vector_entry_point is None:
         raise RlkitError(
             f"'{env_id}' has no vectorized implementation (vector_entry_point); "

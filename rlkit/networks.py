@@ -42,6 +42,19 @@ class FastCategorical(Categorical):
         self._num_events = logits.shape[-1]
         Distribution.__init__(self, logits.shape[:-1], validate_args=False)
 
+    def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> torch.Tensor:
+        """Gumbel-max: a = argmax_a (log pi(a) - log E_a), E_a ~ Exp(1) i.i.d.
+
+        -log E is Gumbel(0, 1) noise, so a ~ pi exactly; three small kernels instead of
+        ``multinomial`` and its reshaping, which cost more than the policy's forward pass.
+        """
+        if sample_shape:
+            return super().sample(torch.Size(sample_shape))
+        with torch.no_grad():
+            # clamp: an exact 0 from exponential_ would give +inf noise (nan on a -inf logit)
+            noise = torch.empty_like(self.logits).exponential_().clamp_(min=1e-30).log_()
+            return (self.logits - noise).argmax(-1)
+
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         return self.logits.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
 
@@ -130,6 +143,15 @@ class ActorCritic(nn.Module):
         critic_features = features if self.share_torso else self.critic_torso(obs)
         return self.policy(features), self.value(critic_features)
 
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """Parameters of pi (its torso and head); with a shared torso, that torso too."""
+        return [*self.actor_torso.parameters(), *self.policy.parameters()]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """Parameters of V that pi does not use (all of V's unless the torso is shared)."""
+        torso = [] if self.share_torso else list(self.critic_torso.parameters())
+        return [*torso, *self.value.parameters()]
+
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.value(self.critic_torso(obs))
 
@@ -154,27 +176,6 @@ class ActorCritic(nn.Module):
 
     def deterministic_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.policy.mode(self.policy(self.actor_torso(obs)))
-
-
-def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> torch.Tensor:
-    """Scale all gradients by min(1, max_norm / (||g||_2 + 1e-6)); returns ||g||_2.
-
-    The same arithmetic as ``nn.utils.clip_grad_norm_``, without its per-call grouping and
-    checks, which cost as much as the clipping itself for small networks.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-    torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0))
-    return norm
-
-
-def make_adam(params, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
-    """Adam with the fused kernel where this torch build has it (several times faster on CPU)."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, eps=eps)
 
 
 class QHead(nn.Module):

@@ -9,6 +9,7 @@ module itself is unchanged for everything else (forward, state_dict, load_state_
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -18,13 +19,17 @@ from torch import nn
 class FlatOptimizer:
     """``optimizer_cls`` (Adam, RMSprop, ...) on the flattened parameters of ``module``.
 
+    ``module`` may also be an iterable of parameters (e.g. the actor's part of a network).
+
     Build it after the module is on its device. Gradients stay allocated (zeroed in place,
     never set to None) so that backward accumulates into the flat buffer.
     """
 
-    def __init__(self, module: nn.Module, optimizer_cls: type[torch.optim.Optimizer],
-                 **kwargs: Any) -> None:
-        params = [p for p in module.parameters() if p.requires_grad]
+    def __init__(self, module: nn.Module | Iterable[nn.Parameter],
+                 optimizer_cls: type[torch.optim.Optimizer], **kwargs: Any) -> None:
+        if isinstance(module, nn.Module):
+            module = module.parameters()
+        params = [p for p in module if p.requires_grad]
         first = params[0]
         total = sum(p.numel() for p in params)
         data = torch.empty(total, dtype=first.dtype, device=first.device)

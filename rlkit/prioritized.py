@@ -73,12 +73,17 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             self._unwritten.append(idx)
         return idx
 
+    def _set(self, indices: np.ndarray, priorities: np.ndarray | float) -> None:
+        """Write p_i to both trees (checked and deduplicated once)."""
+        leaves, values = self.sum_tree.prepare(indices, priorities)
+        self.sum_tree.assign(leaves, values)
+        self.min_tree.assign(leaves, values)
+
     def _write_new(self) -> None:
         if self._unwritten:
             idx = np.concatenate(self._unwritten)
             self._unwritten = []
-            self.sum_tree.update(idx, self.max_priority)
-            self.min_tree.update(idx, self.max_priority)
+            self._set(idx, self.max_priority)
 
     def priorities(self, indices: np.ndarray) -> np.ndarray:
         """p_i of stored transitions."""
@@ -110,8 +115,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         """p_i = (|delta_i| + eps)^alpha for the sampled ``indices`` (last write wins)."""
         self._write_new()
         priorities = (np.abs(td_errors).astype(np.float64) + self.eps) ** self.alpha
-        self.sum_tree.update(indices, priorities)
-        self.min_tree.update(indices, priorities)
+        self._set(indices, priorities)
         self.max_priority = max(self.max_priority, float(priorities.max()))
 
     def state_dict(self) -> dict:
@@ -123,8 +127,5 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self._unwritten = []
-        idx = np.arange(self.size)
-        priorities = np.asarray(state["priorities"], dtype=np.float64)
-        self.sum_tree.update(idx, priorities)
-        self.min_tree.update(idx, priorities)
+        self._set(np.arange(self.size), np.asarray(state["priorities"], dtype=np.float64))
         self.max_priority = float(state["max_priority"])

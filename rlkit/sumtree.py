@@ -67,7 +67,7 @@ class _SegmentTree:
         return self._capacity
 
     def _check_indices(self, indices: np.ndarray) -> None:
-        if not np.issubdtype(indices.dtype, np.integer):
+        if indices.dtype.kind not in "iu":
             raise TypeError(f"indices must be integers, got dtype {indices.dtype}")
         if indices.size and (indices.min() < 0 or indices.max() >= self._capacity):
             raise IndexError(f"leaf indices must lie in [0, {self._capacity})")
@@ -89,35 +89,54 @@ class _SegmentTree:
         the last occurrence wins. Cost: O(k log k) to deduplicate plus O(k log n) to propagate,
         for ``k = len(indices)`` and ``n = capacity``.
         """
+        self.assign(*self.prepare(indices, priorities))
+
+    def prepare(
+        self, indices: np.ndarray, priorities: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Checked, deduplicated ``(leaves, values)`` for :meth:`assign` (last write wins).
+
+        Trees over the same leaves (a sum and a min tree) can share one preparation.
+        """
         idx, values = np.broadcast_arrays(
             np.asarray(indices), np.asarray(priorities, dtype=np.float64)
         )
         idx = idx.ravel()
         values = values.ravel()
-        if idx.size == 0:
-            return
         self._check_indices(idx)
         self._check_values(values)
-
         # Keep the last write per leaf: np.unique on the reversed batch reports, for each
         # distinct index, its first position in the reversal, i.e. its last one in the batch.
         # Fancy assignment with repeated indices has no documented order, hence this step.
         leaves, first_in_reversed = np.unique(idx[::-1], return_index=True)
+        return leaves, values[::-1][first_in_reversed]
+
+    def assign(self, leaves: np.ndarray, values: np.ndarray) -> None:
+        """Set sorted, distinct ``leaves`` (from :meth:`prepare`) to ``values``; fix ancestors."""
+        if leaves.size == 0:
+            return
         nodes = leaves + self._size
-        self._tree[nodes] = values[::-1][first_in_reversed]
+        self._tree[nodes] = values
 
         # Walk up one level at a time, recomputing each parent from both of its children.
         # Recomputing rather than incrementing means siblings that share a parent cannot
         # double-count: the parent just receives the same value twice. Small batches therefore
         # skip deduplication, which would cost more numpy calls than it saves; large ones (e.g.
         # a full rebuild) shrink level by level. ``nodes`` stays sorted, so deduplicating is a
-        # neighbour comparison.
-        for _ in range(self._depth):
+        # neighbour comparison. Levels with no more nodes than the batch are recomputed whole:
+        # one contiguous operation each instead of five gathers and scatters.
+        tree, level = self._tree, self._depth
+        while level > 0 and (1 << level) > nodes.size:
             nodes = nodes >> 1
+            level -= 1
             if nodes.size > _DEDUP_MIN_SIZE:
                 nodes = nodes[np.concatenate(([True], nodes[1:] != nodes[:-1]))]
             left = 2 * nodes
-            self._tree[nodes] = self._op(self._tree[left], self._tree[left + 1])
+            tree[nodes] = self._op(tree[left], tree[left + 1])
+        for upper in range(level - 1, -1, -1):  # level ``l`` holds nodes 2^l .. 2^(l+1) - 1
+            first, end = 1 << upper, 2 << upper
+            self._op(tree[2 * first : 2 * end : 2], tree[2 * first + 1 : 2 * end : 2],
+                     out=tree[first:end])
 
     def _root(self) -> float:
         return float(self._tree[1])
@@ -169,14 +188,27 @@ class SumTree(_SegmentTree):
         shape = v.shape
         v = np.clip(v.ravel(), 0.0, np.nextafter(total, 0.0))
 
+        leaves = self._descend(v.copy(), guard=False)
+        # Round-off can only matter next to a zero-priority subtree; the rare values that end
+        # on a zero leaf take the guarded descent, so the common path has fewer operations.
+        bad = self._tree[leaves + self._size] <= 0.0
+        if bad.any():
+            leaves[bad] = self._descend(v[bad], guard=True)
+        return leaves.reshape(shape)
+
+    def _descend(self, v: np.ndarray, guard: bool) -> np.ndarray:
+        """Leaf index reached from the root by each value (``v`` is consumed)."""
+        tree = self._tree
         nodes = np.ones(v.shape, dtype=np.int64)
         for _ in range(self._depth):
             left = 2 * nodes
-            left_sum = self._tree[left]
-            go_right = (v >= left_sum) & (self._tree[left + 1] > 0.0)
+            left_sum = tree[left]
+            go_right = v >= left_sum
+            if guard:
+                go_right &= tree[left + 1] > 0.0
             v -= left_sum * go_right  # exact: subtracts either left_sum or 0.0
             nodes = left + go_right
-        return (nodes - self._size).reshape(shape)
+        return nodes - self._size
 
 
 class MinTree(_SegmentTree):

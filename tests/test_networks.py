@@ -25,6 +25,18 @@ def test_fast_categorical_equals_torch_categorical():
     assert abs(counts[1].item() / 40_000 - 0.75) < 0.01  # p = 3 / (1 + 3)
 
 
+def test_fast_categorical_gumbel_max_samples_follow_the_probabilities():
+    torch.manual_seed(0)
+    probs = torch.tensor([0.5, 0.25, 0.15, 0.1, 0.0])  # the last action is impossible
+    n = 100_000
+    samples = FastCategorical(probs.log().expand(n, 5)).sample()
+    counts = torch.bincount(samples, minlength=5).double()
+    assert counts[4] == 0
+    expected = n * probs[:4].double()
+    chi_square = ((counts[:4] - expected) ** 2 / expected).sum().item()
+    assert chi_square < 16.27  # chi-square, 3 degrees of freedom, p = 0.001
+
+
 def test_gaussian_head_log_prob_and_mode():
     space = gym.spaces.Box(-1, 1, (2,))
     net = ActorCritic(gym.spaces.Box(-1, 1, (3,)), space, ApproximatorConfig(), log_std_init=-1.0)

@@ -1,5 +1,6 @@
 import gymnasium as gym
 import numpy as np
+import pytest
 from gymnasium.vector import AutoresetMode
 
 from rlkit.environment import make_vec_env
@@ -16,12 +17,13 @@ def test_episode_statistics_by_hand_skip_the_autoreset_step(counter):
     assert runner.episode_length.tolist() == [1, 1]
 
 
-def test_episode_statistics_match_gymnasiums_wrapper():
+@pytest.mark.parametrize("vectorization", ["sync", "vector_entry_point"])
+def test_episode_statistics_match_gymnasiums_wrapper(vectorization):
     n_envs, seed = 3, 7
-    runner = EnvRunner(make_vec_env("CartPole-v1", n_envs, seed), seed)
+    runner = EnvRunner(make_vec_env("CartPole-v1", n_envs, seed, vectorization), seed)
+    vector_kwargs = {"autoreset_mode": AutoresetMode.NEXT_STEP} if vectorization == "sync" else {}
     reference = gym.wrappers.vector.RecordEpisodeStatistics(gym.make_vec(
-        "CartPole-v1", n_envs, vectorization_mode="sync",
-        vector_kwargs={"autoreset_mode": AutoresetMode.NEXT_STEP}))
+        "CartPole-v1", n_envs, vectorization_mode=vectorization, vector_kwargs=vector_kwargs))
     reference.reset(seed=seed)
     rng = np.random.default_rng(0)
     expected = []

@@ -60,12 +60,13 @@ def test_double_q_target_on_a_hand_set_network():
 
 
 def test_losses_by_hand():
-    td = torch.tensor([0.5, -2.0, 3.0])
+    q, y = torch.tensor([1.5, -1.0, 4.0]), torch.tensor([1.0, 1.0, 1.0])  # Q - y: 0.5, -2, 3
     # huber: 0.5 * 0.25 = 0.125, 2 - 0.5 = 1.5, 3 - 0.5 = 2.5
-    assert q_loss(td, None, "huber").item() == pytest.approx((0.125 + 1.5 + 2.5) / 3)
-    assert q_loss(td, None, "mse").item() == pytest.approx((0.25 + 4 + 9) / 3)
+    assert q_loss(q, y, None, "huber").item() == pytest.approx((0.125 + 1.5 + 2.5) / 3)
+    assert q_loss(q, y, None, "mse").item() == pytest.approx((0.25 + 4 + 9) / 3)
     w = torch.tensor([1.0, 0.5, 0.0])
-    assert q_loss(td, w, "huber").item() == pytest.approx((0.125 + 0.75) / 3)
+    assert q_loss(q, y, w, "huber").item() == pytest.approx((0.125 + 0.75) / 3)
+    assert q_loss(q, y, w, "mse").item() == pytest.approx((0.25 + 2) / 3)
 
 
 def test_linear_schedule():
@@ -140,7 +141,8 @@ def test_several_envs_fill_one_buffer_without_autoreset_steps():
     episodes = len(runner.episode_lengths)
     assert episodes > 0
     # every vector step stores one transition per env, except each env's autoreset steps
-    assert len(agent.buffer) == 300 - episodes
+    # (not yet taken for an episode that ended on the last step)
+    assert len(agent.buffer) == 300 - episodes + runner.autoreset.sum()
     terminal = agent.buffer.terminated[: len(agent.buffer)].sum()
     assert 0 < terminal <= episodes
 
@@ -209,7 +211,8 @@ def test_dqn_learns_cartpole():
     Seeds 0, 1, 2 reached 351, 168 and 356 with these settings.
     """
     agent = rlkit.make("dqn", "CartPole-v1", seed=0, eval_freq=0, train_freq=64,
-                       gradient_steps=32, exploration_fraction=0.3, anneal_lr=True,
+                       learning_rate=2.3e-3, gradient_steps=32, exploration_fraction=0.3,
+                       anneal_lr=True,
                        approximator={"hidden_sizes": [64, 64]})
     agent.learn(20_000)
     assert agent.last_eval["mean_return"] >= 150

@@ -1,0 +1,21 @@
+import gymnasium as gym
+import pytest
+
+from rlkit.environment import make_vec_env
+from rlkit.errors import RlkitError
+
+
+@pytest.mark.parametrize(
+    ("env_id", "n_envs", "native"),
+    [("CartPole-v1", 4, True), ("CartPole-v1", 1, False), ("Pendulum-v1", 4, False)],
+)
+def test_auto_vectorization_uses_native_vector_envs_for_several_envs(env_id, n_envs, native):
+    env = make_vec_env(env_id, n_envs, seed=0)
+    assert isinstance(env, gym.vector.SyncVectorEnv) != native
+    assert env.num_envs == n_envs
+    env.close()
+
+
+def test_vector_entry_point_without_one_is_a_clear_error():
+    with pytest.raises(RlkitError, match="no vectorized implementation"):
+        make_vec_env("Pendulum-v1", 2, seed=0, vectorization="vector_entry_point")
