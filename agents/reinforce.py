@@ -9,7 +9,8 @@ steps were taken) one gradient step is taken on every complete episode with
 where G_t = sum_k gamma^k r_{t+k} is the reward-to-go within the episode and the baseline b_t
 is 0 (``none``), a running mean of G (``mean``) or a learned V(s_t) (``value``; only then is the
 value term used). Any baseline that does not depend on a_t leaves the gradient unbiased and
-lowers its variance.
+lowers its variance. As in Sutton and Barto's algorithm box, pi and V are two learners with two
+step sizes (``learning_rate``, ``value_learning_rate``), each with its own gradient clip.
 
 Two choices the estimator needs:
 

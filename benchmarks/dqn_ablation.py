@@ -1,7 +1,7 @@
 """Ablation of double Q and prioritized replay over seeds: vanilla, double, PER, double+PER.
 
     python benchmarks/dqn_ablation.py [--envs CartPole-v1 Acrobot-v1] [--seeds 0 1 2 3 4]
-                                      [--steps N] [--jobs 2]
+                                      [--steps N] [--jobs 2] [--variants vanilla PER]
 
 Each run uses the env's tuned config from configs/dqn.yaml with only ``double_q`` and
 ``prioritized`` changed (``--steps`` overrides the budget) and reports the final
@@ -40,10 +40,12 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--steps", type=int, default=None, help="default: the tuned budget")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
+    variants = [v for v in VARIANTS if v in args.variants]
     # the default (double+PER) first: it is also the acceptance run of the tuned config
     jobs = [(env, var, seed)
-            for env in args.envs for var in reversed(VARIANTS) for seed in args.seeds]
+            for env in args.envs for var in reversed(variants) for seed in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run, *job, args.steps): job for job in jobs}
         results = {}
@@ -53,7 +55,7 @@ def main() -> None:
     print(f"\nfinal eval return over seeds {args.seeds} (steps: {args.steps or 'tuned'})")
     print(f"{'env':14}{'variant':12}{'mean':>9}{'std':>8}{'min':>9}{'max':>9}  per seed")
     for env in args.envs:
-        for var in VARIANTS:
+        for var in variants:
             r = np.array([results[(env, var, s)] for s in args.seeds])
             print(f"{env:14}{var:12}{r.mean():>9.1f}{r.std():>8.1f}{r.min():>9.1f}{r.max():>9.1f}"
                   f"  {' '.join(f'{x:.0f}' for x in r)}")

@@ -3,7 +3,7 @@
     python benchmarks/dqn_cartpole.py [--steps 100000] [--seed 0] [--only rlkit|sb3]
     python benchmarks/dqn_cartpole.py --per [--steps 100000]     # rlkit PER on vs off
 
-Both use rlkit's tuned CartPole config (rl-zoo's values: lr 2.3e-3, batch 64, buffer 100k,
+Both use rlkit's tuned CartPole config (rl-zoo's values but lr 1e-3: batch 64, buffer 100k,
 learning_starts 1000, target_update_interval 10, train_freq 256, gradient_steps 128, epsilon
 1 -> 0.04 over 16% of training, learning rate decayed linearly to 0, [256, 256] ReLU Q
 network, Huber loss, grad norm 10) with

@@ -23,16 +23,16 @@ import numpy as np
 import torch
 
 from rlkit.buffers import ReplayBatch, ReplayBuffer
-from rlkit.sumtree import MinTree, SumTree, stratified_sample
+from rlkit.sumtree import MinTree, SumTree, assign_all, stratified_sample
 
 
-def importance_weights(
-    priorities: np.ndarray, total: float, min_priority: float, size: int, beta: float
-) -> np.ndarray:
-    """w_i = (N P(i))^-beta / max_j w_j with P(i) = p_i / total; max_j w_j uses min_j p_j."""
-    probs = priorities / total
-    max_weight = (size * min_priority / total) ** -beta
-    return (size * probs) ** -beta / max_weight
+def importance_weights(priorities: np.ndarray, min_priority: float, beta: float) -> np.ndarray:
+    """w_i = (N P(i))^-beta / max_j w_j = (p_i / min_j p_j)^-beta.
+
+    With P(i) = p_i / sum_k p_k, the largest weight belongs to the smallest priority, and N and
+    sum_k p_k cancel in the ratio.
+    """
+    return (priorities / min_priority) ** -beta
 
 
 class PrioritizedReplayBuffer(ReplayBuffer):
@@ -75,9 +75,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def _set(self, indices: np.ndarray, priorities: np.ndarray | float) -> None:
         """Write p_i to both trees (checked and deduplicated once)."""
-        leaves, values = self.sum_tree.prepare(indices, priorities)
-        self.sum_tree.assign(leaves, values)
-        self.min_tree.assign(leaves, values)
+        assign_all((self.sum_tree, self.min_tree), *self.sum_tree.prepare(indices, priorities))
 
     def _write_new(self) -> None:
         if self._unwritten:
@@ -105,9 +103,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self._write_new()
         indices = stratified_sample(self.sum_tree, batch_size, rng)
         batch = self.batch(indices, device)
-        weights = importance_weights(
-            self.sum_tree[indices], self.sum_tree.total, self.min_tree.min, self.size, beta
-        )
+        weights = importance_weights(self.sum_tree[indices], self.min_tree.min, beta)
         batch.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
         return batch
 

@@ -30,9 +30,11 @@ Every operation is vectorized over a batch: updates and descents loop over the t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["MinTree", "SumTree", "stratified_sample"]
+__all__ = ["MinTree", "SumTree", "assign_all", "stratified_sample"]
 
 # Batches of tree nodes larger than this are deduplicated while propagating an update.
 _DEDUP_MIN_SIZE = 256
@@ -113,30 +115,7 @@ class _SegmentTree:
 
     def assign(self, leaves: np.ndarray, values: np.ndarray) -> None:
         """Set sorted, distinct ``leaves`` (from :meth:`prepare`) to ``values``; fix ancestors."""
-        if leaves.size == 0:
-            return
-        nodes = leaves + self._size
-        self._tree[nodes] = values
-
-        # Walk up one level at a time, recomputing each parent from both of its children.
-        # Recomputing rather than incrementing means siblings that share a parent cannot
-        # double-count: the parent just receives the same value twice. Small batches therefore
-        # skip deduplication, which would cost more numpy calls than it saves; large ones (e.g.
-        # a full rebuild) shrink level by level. ``nodes`` stays sorted, so deduplicating is a
-        # neighbour comparison. Levels with no more nodes than the batch are recomputed whole:
-        # one contiguous operation each instead of five gathers and scatters.
-        tree, level = self._tree, self._depth
-        while level > 0 and (1 << level) > nodes.size:
-            nodes = nodes >> 1
-            level -= 1
-            if nodes.size > _DEDUP_MIN_SIZE:
-                nodes = nodes[np.concatenate(([True], nodes[1:] != nodes[:-1]))]
-            left = 2 * nodes
-            tree[nodes] = self._op(tree[left], tree[left + 1])
-        for upper in range(level - 1, -1, -1):  # level ``l`` holds nodes 2^l .. 2^(l+1) - 1
-            first, end = 1 << upper, 2 << upper
-            self._op(tree[2 * first : 2 * end : 2], tree[2 * first + 1 : 2 * end : 2],
-                     out=tree[first:end])
+        assign_all((self,), leaves, values)
 
     def _root(self) -> float:
         return float(self._tree[1])
@@ -225,6 +204,38 @@ class MinTree(_SegmentTree):
     def min(self) -> float:
         """Minimum over all leaves (+inf while no leaf has been written)."""
         return self._root()
+
+
+def assign_all(trees: Sequence[_SegmentTree], leaves: np.ndarray, values: np.ndarray) -> None:
+    """:meth:`_SegmentTree.assign` on trees of one capacity, sharing the index arithmetic."""
+    if leaves.size == 0:
+        return
+    depth, size = trees[0]._depth, trees[0]._size
+    nodes = leaves + size
+    for tree in trees:
+        tree._tree[nodes] = values
+    # Walk up one level at a time, recomputing each parent from both of its children.
+    # Recomputing rather than incrementing means siblings that share a parent cannot
+    # double-count: the parent just receives the same value twice. Small batches therefore skip
+    # deduplication, which would cost more numpy calls than it saves; large ones (e.g. a full
+    # rebuild) shrink level by level. ``nodes`` stays sorted, so deduplicating is a neighbour
+    # comparison. Levels with no more nodes than the batch are recomputed whole: one contiguous
+    # operation each instead of five gathers and scatters.
+    level = depth
+    while level > 0 and (1 << level) > nodes.size:
+        nodes = nodes >> 1
+        level -= 1
+        if nodes.size > _DEDUP_MIN_SIZE:
+            nodes = nodes[np.concatenate(([True], nodes[1:] != nodes[:-1]))]
+        left = 2 * nodes
+        right = left + 1
+        for tree in trees:
+            tree._tree[nodes] = tree._op(tree._tree[left], tree._tree[right])
+    for upper in range(level - 1, -1, -1):  # level ``l`` holds nodes 2^l .. 2^(l+1) - 1
+        first, end = 1 << upper, 2 << upper
+        for tree in trees:
+            t = tree._tree
+            tree._op(t[2 * first : 2 * end : 2], t[2 * first + 1 : 2 * end : 2], out=t[first:end])
 
 
 def stratified_sample(tree: SumTree, batch_size: int, rng: np.random.Generator) -> np.ndarray:

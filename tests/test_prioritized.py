@@ -28,10 +28,10 @@ def test_importance_weights_equal_the_formula_by_hand():
     # the formula itself, straight from (N P(i))^-beta / max_j w_j
     p = np.array([1.0, 2.0, 4.0, 8.0])
     raw = (4 * p / 15) ** -0.5
-    np.testing.assert_allclose(importance_weights(p, 15.0, 1.0, 4, 0.5), raw / raw.max())
+    np.testing.assert_allclose(importance_weights(p, 1.0, 0.5), raw / raw.max())
     # beta = 0: no correction; beta = 1: full correction w = p_min / p
-    np.testing.assert_allclose(importance_weights(p, 15.0, 1.0, 4, 0.0), 1.0)
-    np.testing.assert_allclose(importance_weights(p, 15.0, 1.0, 4, 1.0), 1.0 / p)
+    np.testing.assert_allclose(importance_weights(p, 1.0, 0.0), 1.0)
+    np.testing.assert_allclose(importance_weights(p, 1.0, 1.0), 1.0 / p)
 
 
 def test_priority_is_abs_td_error_plus_eps_to_the_alpha():
