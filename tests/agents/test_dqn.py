@@ -111,9 +111,12 @@ def test_defaults_turn_on_double_q_and_prioritized_replay():
         assert rlkit.make("dqn", env_id).config.approximator.hidden_sizes == [256, 256]
 
 
-def test_target_network_hard_and_polyak_updates():
-    agent = rlkit.make("dqn", "CartPole-v1", seed=0, **SMALL)
-    online, target = agent.q_net.head.q.weight, agent.q_target.head.q.weight
+@pytest.mark.parametrize("dueling", [False, True])
+def test_target_network_hard_and_polyak_updates(dueling):
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, dueling=dueling, **SMALL)
+    # the first weight of the head: a plain Q head or the dueling value stream
+    online = next(agent.q_net.head.parameters())
+    target = next(agent.q_target.head.parameters())
     torch.testing.assert_close(online, target)
     with torch.no_grad():
         online.add_(1.0)
