@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from rlkit.agent import RolloutAgent
+from rlkit.buffers import normalize_advantages
 from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
@@ -77,7 +78,9 @@ def actor_critic_loss(
     policy_loss = -(log_probs * advantages).mean()
     value_loss = (values - returns).pow(2).mean()
     mean_entropy = entropy.mean()
-    loss = policy_loss + vf_coef * value_loss - ent_coef * mean_entropy
+    loss = policy_loss + vf_coef * value_loss
+    if ent_coef:  # with a zero coefficient the entropy stays out of backward
+        loss = loss - ent_coef * mean_entropy
     return loss, policy_loss, value_loss, mean_entropy
 
 
@@ -117,8 +120,8 @@ class A2C(RolloutAgent):
         self.optimizer.set_lr(lr)
         data = self.buffer.get(self.device)
         advantages = data.advantages
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
         log_probs, entropy, values = self.policy.evaluate_actions(data.obs, data.actions)
         loss, policy_loss, v_loss, mean_entropy = actor_critic_loss(
             log_probs, entropy, values, advantages, data.returns, cfg.vf_coef, cfg.ent_coef

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from rlkit.agent import RolloutAgent
-from rlkit.buffers import minibatches
+from rlkit.buffers import minibatches, normalize_advantages
 from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
@@ -107,20 +107,27 @@ class PPO(RolloutAgent):
         self.optimizer.set_lr(lr)
         clip_range = cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0)
         data = self.buffer.get(self.device)
+        # One minibatch per epoch (batch_size >= rollout): every epoch would normalize the same
+        # advantages, so normalize them once here.
+        normalize_once = cfg.normalize_advantage and cfg.batch_size >= len(data)
+        if normalize_once:
+            data.advantages = normalize_advantages(data.advantages)
         stats: list[torch.Tensor] = []
         for _ in range(cfg.n_epochs):
             epoch_kl = []
             for batch in minibatches(data, cfg.batch_size, self.generator):
                 log_probs, entropy, values = self.policy.evaluate_actions(batch.obs, batch.actions)
                 advantages = batch.advantages
-                if cfg.normalize_advantage and len(advantages) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                if cfg.normalize_advantage and not normalize_once:
+                    advantages = normalize_advantages(advantages)
                 log_ratio = log_probs - batch.log_probs
                 ratio = log_ratio.exp()
                 policy_loss = clipped_surrogate_loss(ratio, advantages, clip_range)
                 v_loss = value_loss(values, batch.values, batch.returns, cfg.clip_range_vf)
                 entropy_loss = -entropy.mean()
-                loss = policy_loss + cfg.vf_coef * v_loss + cfg.ent_coef * entropy_loss
+                loss = policy_loss + cfg.vf_coef * v_loss
+                if cfg.ent_coef:  # with a zero coefficient the entropy stays out of backward
+                    loss = loss + cfg.ent_coef * entropy_loss
 
                 self.optimizer.zero_grad()
                 loss.backward()

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from rlkit.agent import Agent
-from rlkit.buffers import EpisodeBuffer, RolloutBuffer, reward_to_go
+from rlkit.buffers import EpisodeBuffer, RolloutBuffer, normalize_advantages, reward_to_go
 from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
 from rlkit.networks import ActorCritic
@@ -199,8 +199,8 @@ class Reinforce(Agent):
         else:
             baseline = 0.0
         advantages = returns - baseline
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
         policy_loss = reinforce_loss(log_probs, advantages, 0.0)
         loss = policy_loss - cfg.ent_coef * entropy.mean()
         metrics: dict[str, Any] = {}

@@ -191,6 +191,13 @@ class RolloutBuffer:
         )
 
 
+def normalize_advantages(advantages: torch.Tensor) -> torch.Tensor:
+    """(A - mean(A)) / (std(A) + 1e-8), over a minibatch (a single sample is left as is)."""
+    if len(advantages) < 2:
+        return advantages
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
 def minibatches(
     batch: RolloutBatch, batch_size: int, generator: torch.Generator
 ) -> Iterator[RolloutBatch]:

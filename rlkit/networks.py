@@ -70,7 +70,7 @@ class CategoricalHead(nn.Module):
         self.logits = orthogonal_init(nn.Linear(in_dim, n_actions), gain=0.01)
 
     def forward(self, features: torch.Tensor) -> Distribution:
-        return FastCategorical(self.logits(features))
+        return FastCategorical(self.logits.forward(features))
 
     @staticmethod
     def mode(dist: Distribution) -> torch.Tensor:
@@ -86,7 +86,7 @@ class GaussianHead(nn.Module):
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
 
     def forward(self, features: torch.Tensor) -> Distribution:
-        mean = self.mean(features)
+        mean = self.mean.forward(features)
         std = self.log_std.exp().expand_as(mean)
         return Independent(Normal(mean, std, validate_args=False), 1, validate_args=False)
 
@@ -109,7 +109,7 @@ class ValueHead(nn.Module):
         self.value = orthogonal_init(nn.Linear(in_dim, 1), gain=1.0)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.value(features).squeeze(-1)
+        return self.value.forward(features).squeeze(-1)
 
 
 class ActorCritic(nn.Module):
@@ -186,7 +186,7 @@ class QHead(nn.Module):
         self.q = orthogonal_init(nn.Linear(in_dim, n_actions), gain=1.0)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.q(features)
+        return self.q.forward(features)
 
 
 class DuelingQHead(nn.Module):
@@ -201,8 +201,8 @@ class DuelingQHead(nn.Module):
         self.advantage = orthogonal_init(nn.Linear(in_dim, n_actions), gain=1.0)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        advantages = self.advantage(features)
-        return self.value(features) + advantages - advantages.mean(-1, keepdim=True)
+        advantages = self.advantage.forward(features)
+        return self.value.forward(features) + advantages - advantages.mean(-1, keepdim=True)
 
 
 class QNetwork(nn.Module):

@@ -60,16 +60,28 @@ def test_unknown_torso_is_a_config_error():
         build_torso(gym.spaces.Box(-1, 1, (3,)), ApproximatorConfig(type="transformer"))
 
 
-def test_flat_optimizer_matches_per_tensor_adam_and_clipping():
+@pytest.mark.parametrize(
+    ("optimizer_cls", "kwargs"),
+    [(torch.optim.Adam, dict(lr=0.01)), (torch.optim.Adam, dict(lr=0.01, weight_decay=0.1)),
+     (torch.optim.RMSprop, dict(lr=0.01, alpha=0.99, eps=1e-5)),
+     (torch.optim.RMSprop, dict(lr=0.01, momentum=0.9)), (torch.optim.SGD, dict(lr=0.1))],
+)
+def test_flat_optimizer_matches_per_tensor_optimizer_and_clipping(optimizer_cls, kwargs):
     torch.manual_seed(0)
     make = lambda: torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(),  # noqa: E731
                                        torch.nn.Linear(8, 2))
     flat_net, ref_net = make(), make()
     ref_net.load_state_dict(flat_net.state_dict())
-    flat = FlatOptimizer(flat_net, torch.optim.Adam, lr=0.01)
-    ref = torch.optim.Adam(ref_net.parameters(), lr=0.01)
+    flat = FlatOptimizer(flat_net, optimizer_cls, **kwargs)
+    ref = optimizer_cls(ref_net.parameters(), **kwargs)
     x = torch.randn(16, 3)
-    for _ in range(5):
+    for i in range(6):
+        lr = kwargs["lr"] * (1.0 - i / 10)  # a changing (annealed) learning rate
+        flat.set_lr(lr)
+        for group in ref.param_groups:
+            group["lr"] = lr
+        if i == 3:  # a checkpoint round trip in the middle
+            flat.load_state_dict(flat.state_dict())
         flat.zero_grad()
         (flat_net(x) ** 2).sum().backward()
         norm = flat.clip_grad_norm(0.5)
@@ -79,5 +91,5 @@ def test_flat_optimizer_matches_per_tensor_adam_and_clipping():
         ref_norm = torch.nn.utils.clip_grad_norm_(ref_net.parameters(), 0.5)
         ref.step()
         torch.testing.assert_close(norm, ref_norm)
-    for a, b in zip(flat_net.parameters(), ref_net.parameters(), strict=True):
-        torch.testing.assert_close(a, b)
+        for a, b in zip(flat_net.parameters(), ref_net.parameters(), strict=True):
+            torch.testing.assert_close(a, b)
