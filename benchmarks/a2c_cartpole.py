@@ -2,9 +2,11 @@
 
     python benchmarks/a2c_cartpole.py [--steps 100000] [--seed 0] [--only rlkit|sb3]
 
-Both use rlkit's tuned CartPole config from ``configs/a2c.yaml`` (8 sync envs, [64, 64] tanh
+Both use rlkit's tuned CartPole config from ``configs/a2c.yaml`` (8 envs, [64, 64] tanh
 actor and critic, RMSprop), one torch thread, and no evaluation during training; the final
-deterministic evaluation (10 episodes) is outside the timed part.
+deterministic evaluation (10 episodes) is outside the timed part. Each side steps its 8 envs
+the way it does by default: rlkit with Gymnasium's CartPole vector env (``vectorization:
+auto``), SB3 with its DummyVecEnv.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
     python benchmarks/ppo_cartpole.py [--steps 100000] [--seed 0]
 
-Both use rlkit's tuned CartPole config (rl-zoo's values), 8 sync envs, [64, 64] tanh actor and
+Both use rlkit's tuned CartPole config (rl-zoo's values), 8 envs, [64, 64] tanh actor and
 critic, one torch thread, and no evaluation during training; the final deterministic
-evaluation (10 episodes) is outside the timed part.
+evaluation (10 episodes) is outside the timed part. Each side steps its 8 envs the way it does
+by default: rlkit with Gymnasium's CartPole vector env (``vectorization: auto``), SB3 with its
+DummyVecEnv.
 """
 
 from __future__ import annotations

@@ -93,7 +93,10 @@ def make_vec_env(
 def single_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None):
     """Observation and action space of one ``env_id`` env, without keeping the env."""
     check_env_id(env_id)
-    env = gym.make(env_id, **(env_kwargs or {}))
+    try:
+        env = gym.make(env_id, **(env_kwargs or {}))
+    except TypeError as exc:  # an env_kwargs key the env does not take
+        raise RlkitError(f"could not make '{env_id}' with env_kwargs {env_kwargs}: {exc}") from None
     try:
         return env.observation_space, env.action_space
     finally:

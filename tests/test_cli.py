@@ -41,6 +41,8 @@ def run_in_process(capsys, *args):
         (["train", "ppo", "CartPole-v1", "--config", "missing.yaml"],
          "config file 'missing.yaml' does not exist"),
         (["eval", "no/such/run"], "checkpoint 'no/such/run' does not exist"),
+        (["train", "ppo", "CartPole-v1", "--set", "env_kwargs={colour: red}"],
+         "could not make 'CartPole-v1' with env_kwargs {'colour': 'red'}"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(args, message, capsys):
