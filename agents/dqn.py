@@ -127,7 +127,7 @@ def td_target(
 
 def max_q_values(next_q_target: torch.Tensor) -> torch.Tensor:
     """DQN bootstrap: V(s') = max_b Q_target(s', b)."""
-    return next_q_target.max(dim=1).values
+    return next_q_target.amax(dim=1)
 
 
 def double_q_values(next_q_online: torch.Tensor, next_q_target: torch.Tensor) -> torch.Tensor:
@@ -323,22 +323,22 @@ class DQN(Agent):
         lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)
         self.optimizer.set_lr(lr)
         out: dict[str, Any] = {"charts/epsilon": epsilon, "charts/learning_rate": lr}
-        losses = torch.zeros(n_grad, device=self.device)
-        mean_q = torch.zeros(n_grad, device=self.device)
+        losses, q_values = [], []  # stacked once at the end: no per-step tensor writes
 
         if isinstance(self.buffer, PrioritizedReplayBuffer):
             beta = cfg.per_beta + (1.0 - cfg.per_beta) * (1.0 - self.progress_remaining)
             out["charts/per_beta"] = beta
-            for i in range(n_grad):  # each draw depends on the priorities the last step wrote
+            for _ in range(n_grad):  # each draw depends on the priorities the last step wrote
                 batch = self.buffer.sample(cfg.batch_size, self.rng, self.device, beta=beta)
                 with torch.no_grad():
                     next_obs = self._inputs(batch.next_obs)
                     next_values = self._next_values(next_obs, self.q_target(next_obs))
                     targets = td_target(batch.rewards, next_values, batch.terminated,
                                         _discounts(batch, cfg.gamma))
-                losses[i], td_errors, q = self._gradient_step(
+                loss, td_errors, q = self._gradient_step(
                     self._inputs(batch.obs), batch.actions, targets, batch.weights)
-                mean_q[i] = q.mean()
+                losses.append(loss)
+                q_values.append(q)
                 self.buffer.update_priorities(batch.indices, td_errors.cpu().numpy())
         else:
             # Uniform draws do not depend on the network and the target network is fixed for
@@ -363,11 +363,11 @@ class DQN(Agent):
                             discounts if isinstance(discounts, float) else discounts[rows])
                 else:
                     rows_targets = targets[rows]
-                losses[i], _, q = self._gradient_step(
-                    obs[rows], batch.actions[rows], rows_targets, None)
-                mean_q[i] = q.mean()
-        out["losses/td_loss"] = losses.mean()
-        out["losses/q_values"] = mean_q.mean()
+                loss, _, q = self._gradient_step(obs[rows], batch.actions[rows], rows_targets, None)
+                losses.append(loss)
+                q_values.append(q)
+        out["losses/td_loss"] = torch.stack(losses).mean()
+        out["losses/q_values"] = torch.stack(q_values).mean()
         return out
 
 

@@ -1,7 +1,7 @@
 """rlkit DQN vs SB3 DQN on CartPole-v1, and the cost of prioritized replay.
 
     python benchmarks/dqn_cartpole.py [--steps 100000] [--seed 0] [--only rlkit|sb3]
-    python benchmarks/dqn_cartpole.py --per [--steps 100000]     # rlkit PER on vs off
+    python benchmarks/dqn_cartpole.py --per [--steps 100000] [--repeats 3]  # rlkit PER on vs off
 
 Both use rlkit's tuned CartPole config (rl-zoo's values but lr 1e-3: batch 64, buffer 100k,
 learning_starts 1000, target_update_interval 10, train_freq 256, gradient_steps 128, epsilon
@@ -10,12 +10,15 @@ network, Huber loss, grad norm 10) with
 double Q, prioritized replay, n-step and dueling off (SB3 has none of them), one env, one
 torch thread, and no evaluation during training; the final deterministic evaluation
 (10 episodes) is outside the timed part. ``--per`` times rlkit with PER (and double Q) off
-and with PER on, everything else equal.
+and with PER on, everything else equal; ``--repeats`` alternates off/on pairs, because wall
+times on a shared machine drift by 10-30% within minutes, and reports every pair and the
+median ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 from common import report, sb3_eval, timed
@@ -68,17 +71,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
     parser.add_argument("--per", action="store_true", help="rlkit with PER off vs on")
+    parser.add_argument("--repeats", type=int, default=1, help="off/on pairs for --per")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     if args.per:
-        off = run_rlkit(args.steps, args.seed)
-        on = run_rlkit(args.steps, args.seed, prioritized=True)
-        print(f"\nrlkit DQN CartPole-v1, {args.steps} env steps, PER off vs on "
+        print(f"rlkit DQN CartPole-v1, {args.steps} env steps, PER off vs on "
               f"(double Q, n-step, dueling off), torch threads = {torch.get_num_threads()}")
-        for name, (secs, ret) in (("PER off", off), ("PER on", on)):
-            print(f"{name:8}{secs:>8.1f} s{args.steps / secs:>8.0f} SPS   eval {ret:.1f}")
-        print(f"ratio PER on/off wall time: {on[0] / off[0]:.2f}")
+        ratios = []
+        for repeat in range(args.repeats):
+            off = run_rlkit(args.steps, args.seed)
+            on = run_rlkit(args.steps, args.seed, prioritized=True)
+            ratios.append(on[0] / off[0])
+            print(f"pair {repeat + 1}: " + "   ".join(
+                f"{name} {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}"
+                for name, (secs, ret) in (("PER off", off), ("PER on", on))
+            ) + f"   ratio on/off {ratios[-1]:.2f}", flush=True)
+        print(f"median ratio PER on/off wall time: {statistics.median(ratios):.2f}")
         return
 
     results = {}

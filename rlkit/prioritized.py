@@ -19,20 +19,54 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 
 from rlkit.buffers import ReplayBatch, ReplayBuffer
-from rlkit.sumtree import MinTree, SumTree, assign_all, stratified_sample
+from rlkit.sumtree import (
+    _BAD_INDEX,
+    MinTree,
+    SumTree,
+    _stratified_kernel,
+    _update_kernel,
+    update_sum_and_min,
+)
 
 
-def importance_weights(priorities: np.ndarray, min_priority: float, beta: float) -> np.ndarray:
+@numba.njit(cache=True)
+def importance_weights(
+    priorities: np.ndarray | float, min_priority: float, beta: float
+) -> np.ndarray | float:
     """w_i = (N P(i))^-beta / max_j w_j = (p_i / min_j p_j)^-beta.
 
     With P(i) = p_i / sum_k p_k, the largest weight belongs to the smallest priority, and N and
-    sum_k p_k cancel in the ratio.
+    sum_k p_k cancel in the ratio. (Compiled, so the sampling kernel can call it too.)
     """
     return (priorities / min_priority) ** -beta
+
+
+@numba.njit(cache=True)
+def _sample_kernel(
+    sums: np.ndarray, min_priority: float, uniforms: np.ndarray, beta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified leaves and their float32 importance weights, in one compiled call."""
+    leaves, priorities = _stratified_kernel(sums, uniforms)
+    return leaves, importance_weights(priorities, min_priority, beta).astype(np.float32)
+
+
+@numba.njit(cache=True)
+def _update_priorities_kernel(
+    sums: np.ndarray, mins: np.ndarray, size: int, capacity: int, indices: np.ndarray,
+    td_errors: np.ndarray, eps: float, alpha: float,
+) -> tuple[int, float]:
+    """p_i = (|delta_i| + eps)^alpha written to both trees; returns (status, max_i p_i).
+
+    One compiled call per gradient step: a chain of small numpy calls here costs several
+    microseconds each, because the network's update between two calls evicts them from cache.
+    """
+    priorities = (np.abs(td_errors.astype(np.float64)) + eps) ** alpha
+    return _update_kernel(sums, mins, size, capacity, indices, priorities), priorities.max()
 
 
 class PrioritizedReplayBuffer(ReplayBuffer):
@@ -74,8 +108,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         return idx
 
     def _set(self, indices: np.ndarray, priorities: np.ndarray | float) -> None:
-        """Write p_i to both trees (checked and deduplicated once)."""
-        assign_all((self.sum_tree, self.min_tree), *self.sum_tree.prepare(indices, priorities))
+        """Write p_i to both trees."""
+        update_sum_and_min(self.sum_tree, self.min_tree, indices, priorities)
 
     def _write_new(self) -> None:
         if self._unwritten:
@@ -101,18 +135,36 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     ) -> ReplayBatch:
         """``batch_size`` transitions drawn with P(i), one per equal segment of sum_k p_k."""
         self._write_new()
-        indices = stratified_sample(self.sum_tree, batch_size, rng)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if not self.sum_tree.total > 0.0:
+            raise ValueError("cannot sample from an empty prioritized replay buffer")
+        # stratified_sample and importance_weights, fused: one compiled call per batch.
+        indices, weights = _sample_kernel(self.sum_tree.nodes, self.min_tree.min,
+                                          rng.random(batch_size), beta)
         batch = self.batch(indices, device)
-        weights = importance_weights(self.sum_tree[indices], self.min_tree.min, beta)
-        batch.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)
+        batch.weights = torch.from_numpy(weights).to(device)
         return batch
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
         """p_i = (|delta_i| + eps)^alpha for the sampled ``indices`` (last write wins)."""
         self._write_new()
-        priorities = (np.abs(td_errors).astype(np.float64) + self.eps) ** self.alpha
-        self._set(indices, priorities)
-        self.max_priority = max(self.max_priority, float(priorities.max()))
+        indices, td_errors = np.asarray(indices), np.asarray(td_errors)
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"indices must be integers, got dtype {indices.dtype}")
+        if indices.shape != td_errors.shape or indices.ndim != 1:
+            raise ValueError(f"need 1-d indices and td_errors of one shape, got "
+                             f"{indices.shape} and {td_errors.shape}")
+        if indices.size == 0:
+            return
+        status, max_priority = _update_priorities_kernel(
+            self.sum_tree.nodes, self.min_tree.nodes, self.sum_tree._size, self.capacity,
+            indices.astype(np.int64, copy=False), td_errors, self.eps, self.alpha)
+        if status == _BAD_INDEX:
+            raise IndexError(f"indices must lie in [0, {self.capacity})")
+        if status != 0:
+            raise ValueError("TD errors must be finite")
+        self.max_priority = max(self.max_priority, max_priority)
 
     def state_dict(self) -> dict:
         state = super().state_dict()

@@ -24,41 +24,119 @@ and leaf ``i`` is node ``size + i``. The padding leaves ``capacity .. size - 1``
 reduction's neutral element (0 for sums, +inf for minima), so they never affect the root.
 Node 0 is unused.
 
-Every operation is vectorized over a batch: updates and descents loop over the tree depth
-(``log2(size)`` iterations), never over the elements of the batch.
+The walks are loops compiled with numba. A replay step touches 64 leaves; the vectorized
+numpy walk these loops replaced paid about a microsecond of call overhead per operation and
+level (17 levels at a capacity of 100k), about 0.5 ms per DQN gradient step in all. The loops
+do the same arithmetic in the same order (the trees and the draws are bit-identical), in a
+few microseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+import numba
 import numpy as np
 
-__all__ = ["MinTree", "SumTree", "assign_all", "stratified_sample"]
+__all__ = ["MinTree", "SumTree", "stratified_sample", "update_sum_and_min"]
 
-# Batches of tree nodes larger than this are deduplicated while propagating an update.
-_DEDUP_MIN_SIZE = 256
+# Status codes of the compiled kernels (numba code cannot raise with a formatted message).
+_OK, _BAD_INDEX, _BAD_VALUE = 0, 1, 2
+
+
+_NO_TREE = np.empty(0, dtype=np.float64)  # stands for "no tree of this kind" in the kernel
+
+
+@numba.njit(cache=True)
+def _update_kernel(
+    sums: np.ndarray, mins: np.ndarray, size: int, capacity: int, leaves: np.ndarray,
+    values: np.ndarray,
+) -> int:
+    """Write ``values`` at ``leaves`` in order (last write wins) and repair the ancestors.
+
+    ``sums`` and ``mins`` are the arrays of a sum tree and a min tree over the same leaves
+    (either may be empty: no such tree). Every input is checked before anything is written,
+    so a rejected batch changes nothing. Each parent is recomputed from both children rather
+    than incremented, so repeated leaves cannot double-count.
+    """
+    has_sum, has_min = sums.size > 0, mins.size > 0
+    for j in range(leaves.size):
+        if leaves[j] < 0 or leaves[j] >= capacity:
+            return _BAD_INDEX
+        v = values[j]
+        if v != v or (has_sum and (v < 0.0 or v == np.inf)):
+            return _BAD_VALUE
+    for j in range(leaves.size):
+        node = leaves[j] + size
+        if has_sum:
+            sums[node] = values[j]
+        if has_min:
+            mins[node] = values[j]
+        node >>= 1
+        while node >= 1:
+            if has_sum:
+                sums[node] = sums[2 * node] + sums[2 * node + 1]
+            if has_min:
+                left, right = mins[2 * node], mins[2 * node + 1]
+                mins[node] = left if left < right else right
+            node >>= 1
+    return _OK
+
+
+@numba.njit(cache=True)
+def _leaf_of(tree: np.ndarray, size: int, v: float, upper: float) -> int:
+    """The leaf whose cumulative-sum interval holds ``v`` (see find_prefix_sum)."""
+    v = min(max(v, 0.0), upper)
+    node = 1
+    while node < size:
+        left_sum = tree[2 * node]
+        if v >= left_sum and tree[2 * node + 1] > 0.0:
+            v -= left_sum
+            node = 2 * node + 1
+        else:
+            node = 2 * node
+    return node - size
+
+
+@numba.njit(cache=True)
+def _descend_kernel(
+    tree: np.ndarray, size: int, values: np.ndarray, upper: float, leaves: np.ndarray
+) -> int:
+    for j in range(values.size):
+        if values[j] != values[j]:
+            return _BAD_VALUE
+        leaves[j] = _leaf_of(tree, size, values[j], upper)
+    return _OK
+
+
+@numba.njit(cache=True)
+def _stratified_kernel(tree: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Leaves and priorities for the values (j + u_j) * total / B (see stratified_sample)."""
+    size = tree.size // 2
+    total = tree[1]
+    segment, upper = total / uniforms.size, np.nextafter(total, 0.0)
+    leaves = np.empty(uniforms.size, dtype=np.int64)
+    priorities = np.empty(uniforms.size, dtype=np.float64)
+    for j in range(uniforms.size):
+        leaves[j] = _leaf_of(tree, size, (j + uniforms[j]) * segment, upper)
+        priorities[j] = tree[size + leaves[j]]
+    return leaves, priorities
 
 
 class _SegmentTree:
-    """Complete binary tree whose internal nodes hold ``op(left child, right child)``.
+    """Complete binary tree whose internal nodes hold the sum (or the minimum) of the children."""
 
-    ``op`` must be an associative, commutative binary numpy ufunc with ``neutral`` as its
-    identity element (``np.add`` with 0, ``np.minimum`` with +inf).
-    """
+    _is_min = False
+    _neutral = 0.0
 
-    def __init__(self, capacity: int, op: np.ufunc, neutral: float) -> None:
+    def __init__(self, capacity: int) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
         if capacity < 1:
             raise ValueError(f"capacity must be positive, got {capacity}")
         self._capacity = int(capacity)
-        self._depth = (self._capacity - 1).bit_length()  # levels below the root
-        self._size = 1 << self._depth  # number of leaves, padded to a power of two
-        self._op = op
-        self._neutral = float(neutral)
+        self._size = 1 << (self._capacity - 1).bit_length()  # leaves, padded to a power of 2
         # Every node starts at the neutral element, which is consistent: op(n, n) == n.
-        self._tree = np.full(2 * self._size, self._neutral, dtype=np.float64)
+        self.nodes = np.full(2 * self._size, self._neutral, dtype=np.float64)
+        """The flat node array (layout in the module docstring), for the compiled kernels."""
 
     @property
     def capacity(self) -> int:
@@ -68,57 +146,61 @@ class _SegmentTree:
     def __len__(self) -> int:
         return self._capacity
 
-    def _check_indices(self, indices: np.ndarray) -> None:
-        if indices.dtype.kind not in "iu":
-            raise TypeError(f"indices must be integers, got dtype {indices.dtype}")
-        if indices.size and (indices.min() < 0 or indices.max() >= self._capacity):
-            raise IndexError(f"leaf indices must lie in [0, {self._capacity})")
-
-    def _check_values(self, values: np.ndarray) -> None:
-        if np.isnan(values).any():
-            raise ValueError("priorities must not be NaN")
-
     def __getitem__(self, indices: np.ndarray | int) -> np.ndarray | float:
         """Return the leaf values at ``indices`` (same shape; a scalar for an int index)."""
-        idx = np.asarray(indices)
-        self._check_indices(idx)
-        return self._tree[self._size + idx]
+        idx = _as_indices(indices)
+        if idx.size and (idx.min() < 0 or idx.max() >= self._capacity):
+            raise IndexError(f"leaf indices must lie in [0, {self._capacity})")
+        return self.nodes[self._size + idx]
 
     def update(self, indices: np.ndarray, priorities: np.ndarray | float) -> None:
         """Set leaf ``indices[j]`` to ``priorities[j]`` and repair the ancestors.
 
         ``priorities`` is broadcast against ``indices``. When an index occurs more than once,
-        the last occurrence wins. Cost: O(k log k) to deduplicate plus O(k log n) to propagate,
-        for ``k = len(indices)`` and ``n = capacity``.
+        the last occurrence wins. Cost: O(k log n) for ``k = len(indices)``, ``n = capacity``.
         """
-        self.assign(*self.prepare(indices, priorities))
+        if self._is_min:
+            _update(None, self, indices, priorities)
+        else:
+            _update(self, None, indices, priorities)
 
-    def prepare(
-        self, indices: np.ndarray, priorities: np.ndarray | float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Checked, deduplicated ``(leaves, values)`` for :meth:`assign` (last write wins).
 
-        Trees over the same leaves (a sum and a min tree) can share one preparation.
-        """
-        idx, values = np.broadcast_arrays(
-            np.asarray(indices), np.asarray(priorities, dtype=np.float64)
-        )
-        idx = idx.ravel()
-        values = values.ravel()
-        self._check_indices(idx)
-        self._check_values(values)
-        # Keep the last write per leaf: np.unique on the reversed batch reports, for each
-        # distinct index, its first position in the reversal, i.e. its last one in the batch.
-        # Fancy assignment with repeated indices has no documented order, hence this step.
-        leaves, first_in_reversed = np.unique(idx[::-1], return_index=True)
-        return leaves, values[::-1][first_in_reversed]
+def update_sum_and_min(
+    sum_tree: SumTree, min_tree: MinTree, indices: np.ndarray, priorities: np.ndarray | float
+) -> None:
+    """``sum_tree.update`` and ``min_tree.update`` with the same arguments, in one pass."""
+    if sum_tree.capacity != min_tree.capacity:
+        raise ValueError("the two trees must have the same capacity")
+    _update(sum_tree, min_tree, indices, priorities)
 
-    def assign(self, leaves: np.ndarray, values: np.ndarray) -> None:
-        """Set sorted, distinct ``leaves`` (from :meth:`prepare`) to ``values``; fix ancestors."""
-        assign_all((self,), leaves, values)
 
-    def _root(self) -> float:
-        return float(self._tree[1])
+def _update(
+    sum_tree: SumTree | None, min_tree: MinTree | None, indices: np.ndarray,
+    priorities: np.ndarray | float,
+) -> None:
+    tree = sum_tree if sum_tree is not None else min_tree
+    idx = _as_indices(indices)
+    values = np.asarray(priorities, dtype=np.float64)
+    if values.shape != idx.shape:
+        idx, values = np.broadcast_arrays(idx, values)
+    status = _update_kernel(
+        _NO_TREE if sum_tree is None else sum_tree.nodes,
+        _NO_TREE if min_tree is None else min_tree.nodes,
+        tree._size, tree._capacity,
+        np.ascontiguousarray(idx.ravel(), dtype=np.int64), np.ascontiguousarray(values.ravel()),
+    )
+    if status == _BAD_INDEX:
+        raise IndexError(f"leaf indices must lie in [0, {tree._capacity})")
+    if status == _BAD_VALUE:
+        raise ValueError("priorities must be " + ("non-NaN" if sum_tree is None
+                                                  else "finite and non-negative"))
+
+
+def _as_indices(indices: np.ndarray | int) -> np.ndarray:
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers, got dtype {idx.dtype}")
+    return idx
 
 
 class SumTree(_SegmentTree):
@@ -128,17 +210,10 @@ class SumTree(_SegmentTree):
     together give sampling with ``P(i) = p_i / sum_k p_k``.
     """
 
-    def __init__(self, capacity: int) -> None:
-        super().__init__(capacity, np.add, 0.0)
-
-    def _check_values(self, values: np.ndarray) -> None:
-        if not np.isfinite(values).all() or (values < 0).any():
-            raise ValueError("SumTree priorities must be finite and non-negative")
-
     @property
     def total(self) -> float:
         """Sum of all priorities, ``sum_k p_k``."""
-        return self._root()
+        return float(self.nodes[1])
 
     def find_prefix_sum(self, values: np.ndarray) -> np.ndarray:
         """Map each value ``v`` in ``[0, total)`` to the smallest ``i`` with ``C_i > v``.
@@ -155,39 +230,18 @@ class SumTree(_SegmentTree):
         ``right sum > 0`` guard never changes the outcome, because it only fires when ``v``
         is already at or past the end of the current subtree.
 
-        Runs in O(m log n) for ``m = values.size``, with one Python loop over the tree depth.
-        Returns an int64 array with the shape of ``values``.
+        Runs in O(m log n) for ``m = values.size``. Returns an int64 array with the shape of
+        ``values``.
         """
         total = self.total
         if not total > 0.0:
             raise ValueError("cannot sample from a SumTree whose total priority is zero")
         v = np.asarray(values, dtype=np.float64)
-        if np.isnan(v).any():
+        leaves = np.empty(v.shape, dtype=np.int64)
+        if _descend_kernel(self.nodes, self._size, v.ravel(), np.nextafter(total, 0.0),
+                           leaves.reshape(-1)) != _OK:
             raise ValueError("find_prefix_sum values must not be NaN")
-        shape = v.shape
-        v = np.clip(v.ravel(), 0.0, np.nextafter(total, 0.0))
-
-        leaves = self._descend(v.copy(), guard=False)
-        # Round-off can only matter next to a zero-priority subtree; the rare values that end
-        # on a zero leaf take the guarded descent, so the common path has fewer operations.
-        bad = self._tree[leaves + self._size] <= 0.0
-        if bad.any():
-            leaves[bad] = self._descend(v[bad], guard=True)
-        return leaves.reshape(shape)
-
-    def _descend(self, v: np.ndarray, guard: bool) -> np.ndarray:
-        """Leaf index reached from the root by each value (``v`` is consumed)."""
-        tree = self._tree
-        nodes = np.ones(v.shape, dtype=np.int64)
-        for _ in range(self._depth):
-            left = 2 * nodes
-            left_sum = tree[left]
-            go_right = v >= left_sum
-            if guard:
-                go_right &= tree[left + 1] > 0.0
-            v -= left_sum * go_right  # exact: subtracts either left_sum or 0.0
-            nodes = left + go_right
-        return nodes - self._size
+        return leaves
 
 
 class MinTree(_SegmentTree):
@@ -197,58 +251,31 @@ class MinTree(_SegmentTree):
     Used for the largest importance weight, ``max_j w_j = (N * min_j P(j)) ** -beta``.
     """
 
-    def __init__(self, capacity: int) -> None:
-        super().__init__(capacity, np.minimum, np.inf)
+    _is_min = True
+    _neutral = np.inf
 
     @property
     def min(self) -> float:
         """Minimum over all leaves (+inf while no leaf has been written)."""
-        return self._root()
+        return float(self.nodes[1])
 
 
-def assign_all(trees: Sequence[_SegmentTree], leaves: np.ndarray, values: np.ndarray) -> None:
-    """:meth:`_SegmentTree.assign` on trees of one capacity, sharing the index arithmetic."""
-    if leaves.size == 0:
-        return
-    depth, size = trees[0]._depth, trees[0]._size
-    nodes = leaves + size
-    for tree in trees:
-        tree._tree[nodes] = values
-    # Walk up one level at a time, recomputing each parent from both of its children.
-    # Recomputing rather than incrementing means siblings that share a parent cannot
-    # double-count: the parent just receives the same value twice. Small batches therefore skip
-    # deduplication, which would cost more numpy calls than it saves; large ones (e.g. a full
-    # rebuild) shrink level by level. ``nodes`` stays sorted, so deduplicating is a neighbour
-    # comparison. Levels with no more nodes than the batch are recomputed whole: one contiguous
-    # operation each instead of five gathers and scatters.
-    level = depth
-    while level > 0 and (1 << level) > nodes.size:
-        nodes = nodes >> 1
-        level -= 1
-        if nodes.size > _DEDUP_MIN_SIZE:
-            nodes = nodes[np.concatenate(([True], nodes[1:] != nodes[:-1]))]
-        left = 2 * nodes
-        right = left + 1
-        for tree in trees:
-            tree._tree[nodes] = tree._op(tree._tree[left], tree._tree[right])
-    for upper in range(level - 1, -1, -1):  # level ``l`` holds nodes 2^l .. 2^(l+1) - 1
-        first, end = 1 << upper, 2 << upper
-        for tree in trees:
-            t = tree._tree
-            tree._op(t[2 * first : 2 * end : 2], t[2 * first + 1 : 2 * end : 2], out=t[first:end])
-
-
-def stratified_sample(tree: SumTree, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+def stratified_sample(
+    tree: SumTree, batch_size: int, rng: np.random.Generator, return_priorities: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Draw ``batch_size`` leaf indices, leaf ``i`` with marginal probability ``p_i / total``.
 
     ``[0, total)`` is split into ``batch_size`` equal segments
     ``[j * total / B, (j + 1) * total / B)`` for ``j = 0 .. B - 1``; one value is drawn uniformly
     in each and mapped to a leaf with :meth:`SumTree.find_prefix_sum`. Every leaf is hit with
     expected count ``B * p_i / total``, as with i.i.d. sampling, but the batch covers the whole
-    priority range more evenly (lower variance). Returns int64 indices in segment order.
+    priority range more evenly (lower variance). Returns int64 indices in segment order, and
+    with ``return_priorities`` also their priorities ``p_i``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    segment = tree.total / batch_size
-    values = (np.arange(batch_size) + rng.random(batch_size)) * segment
-    return tree.find_prefix_sum(values)
+    total = tree.total
+    if not total > 0.0:
+        raise ValueError("cannot sample from a SumTree whose total priority is zero")
+    leaves, priorities = _stratified_kernel(tree.nodes, rng.random(batch_size))
+    return (leaves, priorities) if return_priorities else leaves

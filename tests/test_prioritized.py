@@ -100,3 +100,39 @@ def test_rejects_bad_arguments():
         PrioritizedReplayBuffer(4, (1,), (), alpha=-1.0)
     with pytest.raises(ValueError):
         PrioritizedReplayBuffer(4, (1,), (), eps=0.0)
+
+
+def test_update_priorities_rejects_bad_input_and_changes_nothing():
+    buf = filled(4, 4)
+    buf.update_priorities(np.arange(4), np.array([0.0, 1.0, 2.0, 3.0]))
+    before = buf.priorities(np.arange(4)).copy()
+    for indices, td_errors, error in [
+        (np.array([0.0, 1.0]), np.array([1.0, 1.0]), TypeError),  # float indices
+        (np.array([0, 4]), np.array([1.0, 1.0]), IndexError),
+        (np.array([0, -1]), np.array([1.0, 1.0]), IndexError),
+        (np.array([0, 1]), np.array([1.0]), ValueError),  # shapes differ
+        (np.array([0, 1]), np.array([1.0, np.nan]), ValueError),
+        (np.array([0, 1]), np.array([np.inf, 1.0]), ValueError),
+    ]:
+        with pytest.raises(error):
+            buf.update_priorities(indices, td_errors)
+        np.testing.assert_array_equal(buf.priorities(np.arange(4)), before)
+    buf.update_priorities(np.array([], dtype=np.int64), np.array([]))  # nothing to do
+    np.testing.assert_array_equal(buf.priorities(np.arange(4)), before)
+
+
+def test_float32_td_errors_give_the_float64_formula():
+    buf = filled(3, 3, alpha=0.6, eps=1e-6)
+    td = np.array([-0.1, 2.5, 1e-8], dtype=np.float32)  # what the agent passes
+    buf.update_priorities(np.arange(3), td)
+    expected = (np.abs(td.astype(np.float64)) + 1e-6) ** 0.6
+    np.testing.assert_array_equal(buf.priorities(np.arange(3)), expected)
+    assert buf.max_priority == expected.max()
+
+
+def test_sampling_an_empty_buffer_is_a_clear_error():
+    buf = PrioritizedReplayBuffer(4, (1,), ())
+    with pytest.raises(ValueError, match="empty"):
+        buf.sample(8, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="batch_size"):
+        filled(4, 2).sample(0, np.random.default_rng(0))

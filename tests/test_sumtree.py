@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlkit.sumtree import MinTree, SumTree, stratified_sample
+from rlkit.sumtree import MinTree, SumTree, stratified_sample, update_sum_and_min
 
 CAPACITIES = [1, 5, 7, 8, 1000]
 
@@ -238,3 +238,48 @@ def test_invalid_arguments_raise() -> None:
     tree.update(np.array([0]), np.array([1.0]))
     with pytest.raises(ValueError):
         stratified_sample(tree, 0, np.random.default_rng(0))
+
+
+def test_update_sum_and_min_equals_two_separate_updates() -> None:
+    capacity = 37
+    rng = np.random.default_rng(5)
+    pair = SumTree(capacity), MinTree(capacity)
+    apart = SumTree(capacity), MinTree(capacity)
+    for _ in range(20):
+        idx = rng.integers(0, capacity, size=int(rng.integers(1, 80)))  # with repeats
+        values = rng.random(idx.size) * 10.0
+        values[rng.random(idx.size) < 0.2] = 0.0
+        update_sum_and_min(*pair, idx, values)
+        apart[0].update(idx, values)
+        apart[1].update(idx, values)
+        np.testing.assert_array_equal(pair[0].nodes, apart[0].nodes)
+        np.testing.assert_array_equal(pair[1].nodes, apart[1].nodes)
+    with pytest.raises(ValueError, match="same capacity"):
+        update_sum_and_min(SumTree(4), MinTree(5), np.array([0]), np.array([1.0]))
+
+
+def test_rejected_update_changes_nothing() -> None:
+    tree, min_tree = SumTree(6), MinTree(6)
+    update_sum_and_min(tree, min_tree, np.arange(6), np.arange(1.0, 7.0))
+    before = tree.nodes.copy(), min_tree.nodes.copy()
+    # the bad entry comes last: the valid ones before it must not have been written either
+    for idx, values, error in [
+        (np.array([0, 1, 6]), np.array([9.0, 9.0, 9.0]), IndexError),
+        (np.array([0, 1, 2]), np.array([9.0, 9.0, -1.0]), ValueError),
+        (np.array([0, 1, 2]), np.array([9.0, 9.0, np.inf]), ValueError),
+        (np.array([0, 1, 2]), np.array([9.0, 9.0, np.nan]), ValueError),
+    ]:
+        with pytest.raises(error):
+            update_sum_and_min(tree, min_tree, idx, values)
+        np.testing.assert_array_equal(tree.nodes, before[0])
+        np.testing.assert_array_equal(min_tree.nodes, before[1])
+
+
+def test_stratified_sample_can_return_the_priorities() -> None:
+    priorities = np.array([0.5, 0.0, 3.0, 1.0, 2.5])
+    tree = SumTree(priorities.size)
+    tree.update(np.arange(priorities.size), priorities)
+    leaves, sampled = stratified_sample(tree, 50, np.random.default_rng(2), return_priorities=True)
+    np.testing.assert_array_equal(sampled, priorities[leaves])
+    # the same draws as without priorities, for the same generator state
+    np.testing.assert_array_equal(leaves, stratified_sample(tree, 50, np.random.default_rng(2)))
