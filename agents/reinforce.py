@@ -202,7 +202,10 @@ class Reinforce(Agent):
         if cfg.normalize_advantage:
             advantages = normalize_advantages(advantages)
         policy_loss = reinforce_loss(log_probs, advantages, 0.0)
-        loss = policy_loss - cfg.ent_coef * entropy.mean()
+        mean_entropy = entropy.mean()
+        loss = policy_loss
+        if cfg.ent_coef:  # with a zero coefficient the entropy stays out of backward
+            loss = loss - cfg.ent_coef * mean_entropy
         metrics: dict[str, Any] = {}
         if cfg.baseline == "value":
             v_loss = (values - returns).pow(2).mean()
@@ -219,7 +222,7 @@ class Reinforce(Agent):
         self.n_updates += 1
         metrics.update({
             "losses/policy_loss": policy_loss.detach(),
-            "losses/entropy": entropy.mean().detach(),
+            "losses/entropy": mean_entropy.detach(),
             "charts/episodes_per_update": batch.n_episodes,
             "charts/steps_per_update": int(mask.sum()),
             "charts/learning_rate": lr,
