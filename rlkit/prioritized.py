@@ -28,31 +28,20 @@ from rlkit.sumtree import (
     _BAD_INDEX,
     MinTree,
     SumTree,
-    _stratified_kernel,
+    _as_indices,
     _update_kernel,
+    stratified_sample,
     update_sum_and_min,
 )
 
 
-@numba.njit(cache=True)
-def importance_weights(
-    priorities: np.ndarray | float, min_priority: float, beta: float
-) -> np.ndarray | float:
+def importance_weights(priorities: np.ndarray, min_priority: float, beta: float) -> np.ndarray:
     """w_i = (N P(i))^-beta / max_j w_j = (p_i / min_j p_j)^-beta.
 
     With P(i) = p_i / sum_k p_k, the largest weight belongs to the smallest priority, and N and
-    sum_k p_k cancel in the ratio. (Compiled, so the sampling kernel can call it too.)
+    sum_k p_k cancel in the ratio.
     """
     return (priorities / min_priority) ** -beta
-
-
-@numba.njit(cache=True)
-def _sample_kernel(
-    sums: np.ndarray, min_priority: float, uniforms: np.ndarray, beta: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified leaves and their float32 importance weights, in one compiled call."""
-    leaves, priorities = _stratified_kernel(sums, uniforms)
-    return leaves, importance_weights(priorities, min_priority, beta).astype(np.float32)
 
 
 @numba.njit(cache=True)
@@ -135,23 +124,17 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     ) -> ReplayBatch:
         """``batch_size`` transitions drawn with P(i), one per equal segment of sum_k p_k."""
         self._write_new()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if not self.sum_tree.total > 0.0:
-            raise ValueError("cannot sample from an empty prioritized replay buffer")
-        # stratified_sample and importance_weights, fused: one compiled call per batch.
-        indices, weights = _sample_kernel(self.sum_tree.nodes, self.min_tree.min,
-                                          rng.random(batch_size), beta)
+        indices, priorities = stratified_sample(self.sum_tree, batch_size, rng,
+                                                return_priorities=True)
         batch = self.batch(indices, device)
-        batch.weights = torch.from_numpy(weights).to(device)
+        weights = importance_weights(priorities, self.min_tree.min, beta)
+        batch.weights = torch.from_numpy(weights.astype(np.float32)).to(device)
         return batch
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
         """p_i = (|delta_i| + eps)^alpha for the sampled ``indices`` (last write wins)."""
         self._write_new()
-        indices, td_errors = np.asarray(indices), np.asarray(td_errors)
-        if indices.dtype.kind not in "iu":
-            raise TypeError(f"indices must be integers, got dtype {indices.dtype}")
+        indices, td_errors = _as_indices(indices), np.asarray(td_errors)
         if indices.shape != td_errors.shape or indices.ndim != 1:
             raise ValueError(f"need 1-d indices and td_errors of one shape, got "
                              f"{indices.shape} and {td_errors.shape}")

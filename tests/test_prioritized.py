@@ -132,7 +132,7 @@ def test_float32_td_errors_give_the_float64_formula():
 
 def test_sampling_an_empty_buffer_is_a_clear_error():
     buf = PrioritizedReplayBuffer(4, (1,), ())
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="total priority is zero"):
         buf.sample(8, np.random.default_rng(0))
     with pytest.raises(ValueError, match="batch_size"):
         filled(4, 2).sample(0, np.random.default_rng(0))
