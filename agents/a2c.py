@@ -128,8 +128,7 @@ class A2C(RolloutAgent):
         )
         self.optimizer.zero_grad()
         loss.backward()
-        self.optimizer.clip_grad_norm(cfg.max_grad_norm)
-        self.optimizer.step()
+        self.optimizer.step(max_grad_norm=cfg.max_grad_norm)
         self.n_updates += 1
         # tensors, not floats: the loop converts only the rows it logs (no per-update sync)
         return {

@@ -18,6 +18,7 @@ target network follows the online one every ``target_update_interval`` env steps
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -191,6 +192,7 @@ class DQN(Agent):
         )
         self._collect_start = 0  # global_step before the latest collect()
         self._vector_steps = 0  # vector steps in the latest collect()
+        self._numpy_q: Callable[[np.ndarray], np.ndarray] | None = None  # set by collect()
 
     def modules(self) -> dict[str, Any]:
         return {"q_net": self.q_net, "q_target": self.q_target, "optimizer": self.optimizer}
@@ -223,15 +225,21 @@ class DQN(Agent):
         return actions + self.action_offset
 
     def _explore(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
-        """Epsilon-greedy action indices (0-based) for raw observations of every env."""
+        """Epsilon-greedy action indices (0-based) for raw observations of every env.
+
+        ``collect`` calls it inside ``torch.inference_mode``.
+        """
         n = len(obs)
         explore = self.rng.random(n) < epsilon
-        if explore.all():  # skip the forward pass (always, before learning starts)
+        n_explore = int(np.count_nonzero(explore))
+        if n_explore == n:  # skip the forward pass (always, before learning starts)
             return self.rng.integers(self.n_actions, size=n)
-        with torch.inference_mode():
+        if self._numpy_q is not None:
+            actions = self._numpy_q(self.preprocess_array(obs)).argmax(axis=1)
+        else:
             actions = self.q_net(self.preprocess(obs)).argmax(dim=1).cpu().numpy()
-        if explore.any():
-            actions[explore] = self.rng.integers(self.n_actions, size=int(explore.sum()))
+        if n_explore:
+            actions[explore] = self.rng.integers(self.n_actions, size=n_explore)
         return actions
 
     def collect(self) -> None:
@@ -244,23 +252,29 @@ class DQN(Agent):
         self._collect_start = self.global_step
         self._vector_steps = steps
         buffer, nstep = self.buffer, self.nstep
-        for _ in range(steps):
-            obs = runner.obs
-            if self.global_step < cfg.learning_starts:
-                epsilon = 1.0
-            else:
-                epsilon = self.epsilon
-            actions = self._explore(obs, epsilon)
-            step = runner.step(actions + self.action_offset if self.action_offset else actions)
-            if nstep is None:
-                buffer.add(obs, actions, step.rewards, step.next_obs, step.terminated, step.valid)
-            else:
-                out = nstep.add(obs, actions, step.rewards, step.next_obs, step.terminated,
-                                step.truncated, step.valid)
-                if out is not None:
-                    buffer.add(out.obs, out.actions, out.rewards, out.next_obs, out.terminated,
-                               discounts=out.discounts)
-            self.global_step += n_envs
+        # Acting runs one-row forward passes, far cheaper in numpy (numpy_linear_stack); the
+        # function is rebuilt per call so that it always sees the current parameter memory.
+        self._numpy_q = self.q_net.numpy_forward()
+        # One inference_mode for the loop (entering it costs a few microseconds per step).
+        with torch.inference_mode():
+            for _ in range(steps):
+                obs = runner.obs
+                if self.global_step < cfg.learning_starts:
+                    epsilon = 1.0
+                else:
+                    epsilon = self.epsilon
+                actions = self._explore(obs, epsilon)
+                step = runner.step(actions + self.action_offset if self.action_offset else actions)
+                if nstep is None:
+                    buffer.add(obs, actions, step.rewards, step.next_obs, step.terminated,
+                               step.valid)
+                else:
+                    out = nstep.add(obs, actions, step.rewards, step.next_obs, step.terminated,
+                                    step.truncated, step.valid)
+                    if out is not None:
+                        buffer.add(out.obs, out.actions, out.rewards, out.next_obs,
+                                   out.terminated, discounts=out.discounts)
+                self.global_step += n_envs
 
     # --- learning -------------------------------------------------------------------------
     def _inputs(self, obs: torch.Tensor) -> torch.Tensor:
@@ -299,19 +313,16 @@ class DQN(Agent):
         actions: torch.Tensor,
         targets: torch.Tensor,
         weights: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One Adam step on E[w * l(Q(s, a) - y)]; returns the loss, TD errors and Q values."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One Adam step on E[w * l(Q(s, a) - y)]; returns the loss and Q(s, a) (detached)."""
         cfg = self.config
         q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
         loss = q_loss(q, targets, weights, cfg.loss)
         self.optimizer.zero_grad()
         loss.backward()
-        if cfg.max_grad_norm is not None:
-            self.optimizer.clip_grad_norm(cfg.max_grad_norm)
-        self.optimizer.step()
+        self.optimizer.step(max_grad_norm=cfg.max_grad_norm)
         self.n_updates += 1
-        q = q.detach()
-        return loss.detach(), q - targets, q
+        return loss.detach(), q.detach()
 
     def update(self) -> dict[str, Any]:
         cfg = self.config
@@ -335,10 +346,11 @@ class DQN(Agent):
                     next_values = self._next_values(next_obs, self.q_target(next_obs))
                     targets = td_target(batch.rewards, next_values, batch.terminated,
                                         _discounts(batch, cfg.gamma))
-                loss, td_errors, q = self._gradient_step(
+                loss, q = self._gradient_step(
                     self._inputs(batch.obs), batch.actions, targets, batch.weights)
                 losses.append(loss)
                 q_values.append(q)
+                td_errors = q - targets
                 self.buffer.update_priorities(batch.indices, td_errors.cpu().numpy())
         else:
             # Uniform draws do not depend on the network and the target network is fixed for
@@ -363,7 +375,7 @@ class DQN(Agent):
                             discounts if isinstance(discounts, float) else discounts[rows])
                 else:
                     rows_targets = targets[rows]
-                loss, _, q = self._gradient_step(obs[rows], batch.actions[rows], rows_targets, None)
+                loss, q = self._gradient_step(obs[rows], batch.actions[rows], rows_targets, None)
                 losses.append(loss)
                 q_values.append(q)
         out["losses/td_loss"] = torch.stack(losses).mean()

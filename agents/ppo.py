@@ -131,8 +131,7 @@ class PPO(RolloutAgent):
 
                 self.optimizer.zero_grad()
                 loss.backward()
-                self.optimizer.clip_grad_norm(cfg.max_grad_norm)
-                self.optimizer.step()
+                self.optimizer.step(max_grad_norm=cfg.max_grad_norm)
                 self.n_updates += 1
 
                 with torch.no_grad():

@@ -217,8 +217,7 @@ class Reinforce(Agent):
             optimizer.zero_grad()
         loss.backward()
         for optimizer in optimizers:
-            optimizer.clip_grad_norm(cfg.max_grad_norm)
-            optimizer.step()
+            optimizer.step(max_grad_norm=cfg.max_grad_norm)
         self.n_updates += 1
         metrics.update({
             "losses/policy_loss": policy_loss.detach(),

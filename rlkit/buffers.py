@@ -408,16 +408,20 @@ class ReplayBuffer:
             if discounts is not None:
                 discounts = discounts[valid]
         k = len(rewards)
-        idx = (self.pos + np.arange(k)) % self.capacity
-        self.obs[idx] = obs
-        self.actions[idx] = actions
-        self.rewards[idx] = rewards
-        self.next_obs[idx] = next_obs
-        self.terminated[idx] = terminated
+        if self.pos + k <= self.capacity:  # no wrap-around: slice writes, cheaper than indices
+            idx = np.arange(self.pos, self.pos + k)
+            rows: slice | np.ndarray = slice(self.pos, self.pos + k)
+        else:
+            idx = rows = (self.pos + np.arange(k)) % self.capacity
+        self.obs[rows] = obs
+        self.actions[rows] = actions
+        self.rewards[rows] = rewards
+        self.next_obs[rows] = next_obs
+        self.terminated[rows] = terminated
         if self.discounts is not None:
             if discounts is None:
                 raise ValueError("this replay buffer stores discounts; pass discounts=")
-            self.discounts[idx] = discounts
+            self.discounts[rows] = discounts
         self.pos = (self.pos + k) % self.capacity
         self.size = min(self.size + k, self.capacity)
         return idx

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
-from rlkit.approximators import build_torso, orthogonal_init
+from rlkit.approximators import NumpyFunction, build_torso, numpy_linear_stack, orthogonal_init
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import RlkitError
 
@@ -222,3 +222,26 @@ class QNetwork(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self.torso(obs))
+
+    def numpy_forward(self) -> NumpyFunction | None:
+        """Q(s, .) as a numpy function of raw observation rows on the current weights, for
+        acting one step at a time (see ``numpy_linear_stack``); None if the torso has none."""
+        torso = getattr(self.torso, "numpy_forward", lambda: None)()
+        if torso is None:
+            return None
+        if isinstance(self.head, DuelingQHead):
+            value = numpy_linear_stack([self.head.value])
+            advantage = numpy_linear_stack([self.head.advantage])
+            if value is None or advantage is None:
+                return None
+
+            def dueling(obs: np.ndarray) -> np.ndarray:
+                features = torso(obs)
+                advantages = advantage(features)
+                return value(features) + advantages - advantages.mean(-1, keepdims=True)
+
+            return dueling
+        head = numpy_linear_stack([self.head.q])
+        if head is None:
+            return None
+        return lambda obs: head(torso(obs))

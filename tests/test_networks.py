@@ -9,8 +9,7 @@ from torch.distributions import Categorical
 from rlkit.approximators import build_torso
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
-from rlkit.networks import ActorCritic, FastCategorical
-from rlkit.optim import FlatOptimizer
+from rlkit.networks import ActorCritic, FastCategorical, QNetwork
 
 
 def test_fast_categorical_equals_torch_categorical():
@@ -60,36 +59,29 @@ def test_unknown_torso_is_a_config_error():
         build_torso(gym.spaces.Box(-1, 1, (3,)), ApproximatorConfig(type="transformer"))
 
 
-@pytest.mark.parametrize(
-    ("optimizer_cls", "kwargs"),
-    [(torch.optim.Adam, dict(lr=0.01)), (torch.optim.Adam, dict(lr=0.01, weight_decay=0.1)),
-     (torch.optim.RMSprop, dict(lr=0.01, alpha=0.99, eps=1e-5)),
-     (torch.optim.RMSprop, dict(lr=0.01, momentum=0.9)), (torch.optim.SGD, dict(lr=0.1))],
-)
-def test_flat_optimizer_matches_per_tensor_optimizer_and_clipping(optimizer_cls, kwargs):
+@pytest.mark.parametrize("dueling", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_numpy_q_function_matches_the_network_and_follows_its_weights(dueling, activation):
     torch.manual_seed(0)
-    make = lambda: torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(),  # noqa: E731
-                                       torch.nn.Linear(8, 2))
-    flat_net, ref_net = make(), make()
-    ref_net.load_state_dict(flat_net.state_dict())
-    flat = FlatOptimizer(flat_net, optimizer_cls, **kwargs)
-    ref = optimizer_cls(ref_net.parameters(), **kwargs)
-    x = torch.randn(16, 3)
-    for i in range(6):
-        lr = kwargs["lr"] * (1.0 - i / 10)  # a changing (annealed) learning rate
-        flat.set_lr(lr)
-        for group in ref.param_groups:
-            group["lr"] = lr
-        if i == 3:  # a checkpoint round trip in the middle
-            flat.load_state_dict(flat.state_dict())
-        flat.zero_grad()
-        (flat_net(x) ** 2).sum().backward()
-        norm = flat.clip_grad_norm(0.5)
-        flat.step()
-        ref.zero_grad()
-        (ref_net(x) ** 2).sum().backward()
-        ref_norm = torch.nn.utils.clip_grad_norm_(ref_net.parameters(), 0.5)
-        ref.step()
-        torch.testing.assert_close(norm, ref_norm)
-        for a, b in zip(flat_net.parameters(), ref_net.parameters(), strict=True):
-            torch.testing.assert_close(a, b)
+    space = gym.spaces.Box(-1, 1, (2, 3), dtype=np.float64)  # flattened, cast to float32
+    net = QNetwork(space, 3, ApproximatorConfig(hidden_sizes=(16, 16), activation=activation),
+                   dueling=dueling)
+    q_numpy = net.numpy_forward()
+    obs = np.random.default_rng(0).normal(size=(5, 2, 3))
+    with torch.no_grad():
+        expected = net(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+        np.testing.assert_allclose(q_numpy(obs), expected, rtol=1e-5, atol=1e-6)
+        for p in net.parameters():  # an in-place update (what the optimizers do) is seen
+            p.mul_(0.5).add_(0.1)
+        expected = net(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(q_numpy(obs), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("space", "config"),
+    [(gym.spaces.Discrete(4), ApproximatorConfig()),  # one-hot inputs
+     (gym.spaces.Box(-1, 1, (3,)), ApproximatorConfig(layer_norm=True)),
+     (gym.spaces.Box(-1, 1, (3,)), ApproximatorConfig(activation="elu"))],
+)
+def test_numpy_q_function_is_none_where_it_has_no_numpy_counterpart(space, config):
+    assert QNetwork(space, 2, config).numpy_forward() is None
