@@ -147,6 +147,20 @@ def q_loss(
     return (weights * loss(q, targets, reduction="none")).mean()
 
 
+def clear_argmax(q: np.ndarray, rtol: float = 1e-4) -> np.ndarray:
+    """Rows whose best Q-value beats the second best by more than rtol * (1 + |best|).
+
+    numpy's BLAS and torch's sum in different orders, so the two forward passes differ by
+    float32 rounding (~1e-6 relative at most). Where the winner is clear by far more than that,
+    both pick the same action; elsewhere torch decides. So acting through the numpy forward
+    pass changes no action and no run.
+    """
+    if q.shape[1] < 2:
+        return np.ones(len(q), dtype=bool)
+    second, best = np.partition(q, -2, axis=1)[:, -2:].T
+    return best - second > rtol * (1.0 + np.abs(best))
+
+
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
     """start -> end linearly while ``progress`` (0 -> 1) goes 0 -> ``fraction``, then end."""
     return start + (end - start) * min(1.0, progress / fraction)
@@ -234,9 +248,12 @@ class DQN(Agent):
         n_explore = int(np.count_nonzero(explore))
         if n_explore == n:  # skip the forward pass (always, before learning starts)
             return self.rng.integers(self.n_actions, size=n)
+        actions = None
         if self._numpy_q is not None:
-            actions = self._numpy_q(self.preprocess_array(obs)).argmax(axis=1)
-        else:
+            q = self._numpy_q(self.preprocess_array(obs))
+            if clear_argmax(q).all():
+                actions = q.argmax(axis=1)
+        if actions is None:
             actions = self.q_net(self.preprocess(obs)).argmax(dim=1).cpu().numpy()
         if n_explore:
             actions[explore] = self.rng.integers(self.n_actions, size=n_explore)

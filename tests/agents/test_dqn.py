@@ -12,6 +12,7 @@ import torch
 import rlkit
 from rlkit.agents.dqn import (
     DQN,
+    clear_argmax,
     double_q_values,
     linear_schedule,
     max_q_values,
@@ -73,6 +74,25 @@ def test_linear_schedule():
     assert linear_schedule(1.0, 0.1, 0.5, 0.0) == 1.0
     assert linear_schedule(1.0, 0.1, 0.5, 0.25) == pytest.approx(0.55)
     assert linear_schedule(1.0, 0.1, 0.5, 0.9) == pytest.approx(0.1)
+
+
+def test_clear_argmax_by_hand():
+    q = np.array([[1.0, 1.00001], [0.0, 1.0], [-3.0, -3.0], [5.0, 2.0]], dtype=np.float32)
+    # gaps 1e-5, 1, 0, 3 against 1e-4 * (1 + |best|): ~2e-4, 2e-4, 4e-4, 6e-4
+    np.testing.assert_array_equal(clear_argmax(q), [False, True, False, True])
+    assert clear_argmax(np.zeros((2, 1), dtype=np.float32)).all()  # one action: no choice
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_numpy_acting_picks_the_torch_forward_passs_actions(dueling):
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, dueling=dueling, **SMALL)
+    agent.learn(512)
+    agent._numpy_q = agent.q_net.numpy_forward()
+    assert agent._numpy_q is not None
+    obs = np.random.default_rng(1).normal(size=(256, 4)).astype(np.float32)
+    with torch.inference_mode():
+        expected = agent.q_net(torch.from_numpy(obs)).argmax(dim=1).numpy()
+        np.testing.assert_array_equal(agent._explore(obs, epsilon=0.0), expected)
 
 
 def test_continuous_action_space_fails_at_once_api_and_cli(capsys):
