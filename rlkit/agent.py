@@ -23,7 +23,7 @@ import torch
 
 from rlkit import checkpoint as ckpt
 from rlkit.config import TrainConfig, to_dict
-from rlkit.environment import make_vec_env, seed_everything, single_spaces
+from rlkit.environment import make_vec_env, seed_everything, single_spaces, torch_threads
 from rlkit.errors import ConfigError
 from rlkit.networks import check_action_space
 from rlkit.normalize import ObsNormalizer, RewardScaler
@@ -70,7 +70,8 @@ class Agent:
         self.end_step = 0  # global_step at which the current learn() call stops
         self.next_log = 0
         self.next_eval = 0
-        self.setup()
+        with torch_threads(config.torch_threads):
+            self.setup()
 
     # --- what each agent supplies -------------------------------------------------------
     def setup(self) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -25,6 +27,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` inside the block (0: left as is), then restored.
+
+    Results depend on it: the QR decomposition behind orthogonal initialization, for one, rounds
+    differently on one thread and on two. So agents build their networks and train on the
+    configured count, and a seed gives the same run whatever the caller's thread setting.
+    """
+    previous = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:

@@ -133,7 +133,7 @@ def train(
             )
 
     threads = torch.get_num_threads()
-    if cfg.torch_threads > 0:
+    if cfg.torch_threads > 0:  # as in Agent.__init__ (see environment.torch_threads)
         torch.set_num_threads(cfg.torch_threads)
     logger = RunLogger(run_dir, to_dict(cfg), agent.name, agent.env_id, wandb_mode)
     eval_env = make_vec_env(agent.env_id, cfg.eval_episodes, None, "sync", cfg.env_kwargs)
