@@ -32,7 +32,7 @@ from rlkit.backprop import QLossGradient
 from rlkit.buffers import ReplayBatch, ReplayBuffer
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
-from rlkit.networks import QNetwork
+from rlkit.networks import QNetwork, argmax_if_clear
 from rlkit.nstep import NStepAccumulator
 from rlkit.optim import FlatOptimizer
 from rlkit.prioritized import PrioritizedReplayBuffer
@@ -148,20 +148,6 @@ def q_loss(
     return (weights * loss(q, targets, reduction="none")).mean()
 
 
-def clear_argmax(q: np.ndarray, rtol: float = 1e-4) -> np.ndarray:
-    """Rows whose best Q-value beats the second best by more than rtol * (1 + |best|).
-
-    numpy's BLAS and torch's sum in different orders, so the two forward passes differ by
-    float32 rounding (~1e-6 relative at most). Where the winner is clear by far more than that,
-    both pick the same action; elsewhere torch decides. So acting through the numpy forward
-    pass changes no action and no run.
-    """
-    if q.shape[1] < 2:
-        return np.ones(len(q), dtype=bool)
-    second, best = np.partition(q, -2, axis=1)[:, -2:].T
-    return best - second > rtol * (1.0 + np.abs(best))
-
-
 def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
     """start -> end linearly while ``progress`` (0 -> 1) goes 0 -> ``fraction``, then end."""
     return start + (end - start) * min(1.0, progress / fraction)
@@ -251,12 +237,10 @@ class DQN(Agent):
         n_explore = int(np.count_nonzero(explore))
         if n_explore == n:  # skip the forward pass (always, before learning starts)
             return self.rng.integers(self.n_actions, size=n)
-        actions = None
+        actions, clear = None, False
         if self._numpy_q is not None:
-            q = self._numpy_q(self.preprocess_array(obs))
-            if clear_argmax(q).all():
-                actions = q.argmax(axis=1)
-        if actions is None:
+            actions, clear = argmax_if_clear(self._numpy_q(self.preprocess_array(obs)))
+        if not clear:  # a near-tie: torch's forward pass decides, as without the numpy path
             actions = self.q_net(self.preprocess(obs)).argmax(dim=1).cpu().numpy()
         if n_explore:
             actions[explore] = self.rng.integers(self.n_actions, size=n_explore)

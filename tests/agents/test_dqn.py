@@ -12,7 +12,6 @@ import torch
 import rlkit
 from rlkit.agents.dqn import (
     DQN,
-    clear_argmax,
     double_q_values,
     linear_schedule,
     max_q_values,
@@ -23,7 +22,7 @@ from rlkit.cli import main
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError, RlkitError
 from rlkit.metrics import read_metrics
-from rlkit.networks import QNetwork
+from rlkit.networks import QNetwork, argmax_if_clear
 from rlkit.prioritized import PrioritizedReplayBuffer
 
 SMALL = dict(learning_starts=64, train_freq=16, gradient_steps=4, batch_size=32,
@@ -76,11 +75,16 @@ def test_linear_schedule():
     assert linear_schedule(1.0, 0.1, 0.5, 0.9) == pytest.approx(0.1)
 
 
-def test_clear_argmax_by_hand():
-    q = np.array([[1.0, 1.00001], [0.0, 1.0], [-3.0, -3.0], [5.0, 2.0]], dtype=np.float32)
-    # gaps 1e-5, 1, 0, 3 against 1e-4 * (1 + |best|): ~2e-4, 2e-4, 4e-4, 6e-4
-    np.testing.assert_array_equal(clear_argmax(q), [False, True, False, True])
-    assert clear_argmax(np.zeros((2, 1), dtype=np.float32)).all()  # one action: no choice
+def test_argmax_if_clear_by_hand():
+    q = np.array([[0.0, 1.0, 0.5], [5.0, 2.0, -1.0]], dtype=np.float32)
+    actions, clear = argmax_if_clear(q)
+    np.testing.assert_array_equal(actions, [1, 0])
+    assert clear
+    # gaps 1e-4 (against 3e-4 * (1 + 1.0001) ~ 6e-4), 0 and NaN are not clear
+    for row in ([1.0, 1.0001], [-3.0, -3.0], [np.nan, 1.0]):
+        assert not argmax_if_clear(np.array([row], dtype=np.float32))[1]
+    actions, clear = argmax_if_clear(np.zeros((2, 1), dtype=np.float32))  # one action
+    assert clear and (actions == 0).all()
 
 
 @pytest.mark.parametrize("dueling", [False, True])
