@@ -169,7 +169,8 @@ class DQN(Agent):
         self.optimizer = FlatOptimizer(self.q_net, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)
         # Plain MLP Q networks get their gradient from rlkit.backprop (bit-identical, faster).
-        self.explicit_gradient = QLossGradient.of(self.q_net, cfg.loss)
+        self.explicit_gradient = QLossGradient.of(
+            self.q_net, cfg.loss, lambda q, y, w: q_loss(q, y, w, cfg.loss))
         if isinstance(space, gym.spaces.Discrete):
             obs_dtype = np.int64
         else:

@@ -21,6 +21,8 @@ layers, a dueling head) is left to autograd: :meth:`QLossGradient.of` returns No
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -29,21 +31,25 @@ from rlkit.networks import QHead
 
 _MEAN, _NONE = 1, 0  # torch's reduction codes for the loss kernels' backward
 
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+
 
 class QLossGradient:
     """Loss, Q(s, a) and gradients of one minibatch for a Linear/ReLU/Tanh Q network."""
 
     ACTIVATIONS = (nn.ReLU, nn.Tanh)
 
-    def __init__(self, layers: list[nn.Module], loss: str) -> None:
+    def __init__(self, layers: list[nn.Module], loss: str, loss_fn: LossFn) -> None:
         self.layers = layers
         self.loss = loss
+        self.loss_fn = loss_fn
 
     @classmethod
-    def of(cls, q_net: nn.Module, loss: str) -> QLossGradient | None:
+    def of(cls, q_net: nn.Module, loss: str, loss_fn: LossFn) -> QLossGradient | None:
         """For rlkit's QNetwork with an MLP torso (no one-hot, norm or dropout) and a plain
-        head; None for any other network. The parameters' ``.grad`` tensors must exist
-        (``FlatOptimizer`` keeps them)."""
+        head; None for any other network. ``loss`` is "huber" or "mse" and ``loss_fn(q,
+        targets, weights)`` computes L with it (the agent's own loss function). The
+        parameters' ``.grad`` tensors must exist (``FlatOptimizer`` keeps them)."""
         torso, head = getattr(q_net, "torso", None), getattr(q_net, "head", None)
         if not isinstance(torso, MLP) or torso.one_hot or not isinstance(head, QHead):
             return None
@@ -52,7 +58,7 @@ class QLossGradient:
             linear = isinstance(layer, nn.Linear) and layer.bias is not None
             if not (linear or type(layer) in cls.ACTIVATIONS):
                 return None
-        return cls(layers, loss)
+        return cls(layers, loss, loss_fn)
 
     def __call__(
         self,
@@ -76,7 +82,7 @@ class QLossGradient:
             index = actions.unsqueeze(1)
             q = x.gather(1, index).squeeze(1)
             grad_q = self._loss_backward(q, targets, weights)
-            loss = self._loss(q, targets, weights)
+            loss = self.loss_fn(q, targets, weights)
             grad = torch.zeros_like(x).scatter_add_(1, index, grad_q.unsqueeze(1))
             for i in range(len(self.layers) - 1, -1, -1):
                 layer, kept = self.layers[i], saved[i]
@@ -90,13 +96,6 @@ class QLossGradient:
                 else:
                     grad = torch.ops.aten.tanh_backward(grad, kept)
         return loss, q
-
-    def _loss(self, q: torch.Tensor, targets: torch.Tensor,
-              weights: torch.Tensor | None) -> torch.Tensor:
-        loss = nn.functional.smooth_l1_loss if self.loss == "huber" else nn.functional.mse_loss
-        if weights is None:
-            return loss(q, targets)
-        return (weights * loss(q, targets, reduction="none")).mean()
 
     def _loss_backward(self, q: torch.Tensor, targets: torch.Tensor,
                        weights: torch.Tensor | None) -> torch.Tensor:
