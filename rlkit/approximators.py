@@ -49,13 +49,13 @@ def numpy_linear_stack(layers: Iterable[nn.Module]) -> NumpyFunction | None:
     4-256-256-2 MLP) and is a quarter of DQN's wall time on CartPole. None when a layer has no
     numpy counterpart here (or the parameters are not float32 on the CPU).
     """
-    steps: list[tuple[np.ndarray, np.ndarray] | NumpyFunction] = []
+    steps: list[NumpyFunction] = []
     for layer in layers:
         if isinstance(layer, nn.Linear) and layer.bias is not None:
             weight, bias = layer.weight.detach(), layer.bias.detach()
             if weight.device.type != "cpu" or weight.dtype != torch.float32:
                 return None
-            steps.append((weight.numpy().T, bias.numpy()))
+            steps.append(_numpy_linear(weight.numpy().T, bias.numpy()))
         elif type(layer) in NUMPY_ACTIVATIONS:
             steps.append(NUMPY_ACTIVATIONS[type(layer)])
         else:
@@ -63,15 +63,21 @@ def numpy_linear_stack(layers: Iterable[nn.Module]) -> NumpyFunction | None:
 
     def forward(x: np.ndarray) -> np.ndarray:
         for step in steps:
-            if isinstance(step, tuple):
-                weight_t, bias = step
-                x = x @ weight_t
-                x += bias
-            else:
-                x = step(x)
+            x = step(x)
         return x
 
     return forward
+
+
+def _numpy_linear(weight_t: np.ndarray, bias: np.ndarray) -> NumpyFunction:
+    """x -> x W^T + b on views of a Linear layer's parameters."""
+
+    def linear(x: np.ndarray) -> np.ndarray:
+        out = x @ weight_t
+        out += bias
+        return out
+
+    return linear
 
 
 def orthogonal_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:

@@ -19,7 +19,7 @@ import yaml
 
 from rlkit.checkpoint import CHECKPOINT_NAME
 from rlkit.config import to_dict
-from rlkit.environment import make_vec_env
+from rlkit.environment import make_vec_env, torch_threads
 from rlkit.evaluation import evaluate
 from rlkit.metrics import RunLogger
 
@@ -132,9 +132,6 @@ def train(
                 yaml.safe_dump({"algo": agent.name, "env_id": agent.env_id, **to_dict(cfg)})
             )
 
-    threads = torch.get_num_threads()
-    if cfg.torch_threads > 0:  # as in Agent.__init__ (see environment.torch_threads)
-        torch.set_num_threads(cfg.torch_threads)
     logger = RunLogger(run_dir, to_dict(cfg), agent.name, agent.env_id, wandb_mode)
     eval_env = make_vec_env(agent.env_id, cfg.eval_episodes, None, "sync", cfg.env_kwargs)
     bar = _Progress(progress, agent.end_step, agent.global_step)
@@ -159,39 +156,39 @@ def train(
             agent.save(run_dir / CHECKPOINT_NAME)
 
     try:
-        with _InterruptGuard() as guard:
-            while agent.can_collect and not guard.interrupted:
-                agent.collect()
-                metrics = agent.update()
-                if metrics:
-                    update_metrics = metrics
-                if not agent.can_collect:
-                    break  # the final row, evaluation and checkpoint come after the loop
-                row: dict[str, Any] = {}
-                if agent.global_step >= agent.next_log:
-                    while agent.next_log <= agent.global_step:
-                        agent.next_log += cfg.log_freq
-                    row.update(_training_row(agent, update_metrics, sps()))
-                if cfg.eval_freq and agent.global_step >= agent.next_eval:
-                    while agent.next_eval <= agent.global_step:
-                        agent.next_eval += cfg.eval_freq
-                    row.update(run_eval())
-                    save()
-                if row:
-                    logger.log({"global_step": agent.global_step, **row})
-                    recent = agent.runner.episode_returns
-                    bar.update(agent.global_step, sps(), np.mean(recent) if recent else None)
-            interrupted = guard.interrupted
-        if not interrupted:
-            row = _training_row(agent, update_metrics, sps())
-            row.update(run_eval())
-            logger.log({"global_step": agent.global_step, **row})
-        save()
+        with torch_threads(cfg.torch_threads):  # as in Agent.__init__
+            with _InterruptGuard() as guard:
+                while agent.can_collect and not guard.interrupted:
+                    agent.collect()
+                    metrics = agent.update()
+                    if metrics:
+                        update_metrics = metrics
+                    if not agent.can_collect:
+                        break  # the final row, evaluation and checkpoint come after the loop
+                    row: dict[str, Any] = {}
+                    if agent.global_step >= agent.next_log:
+                        while agent.next_log <= agent.global_step:
+                            agent.next_log += cfg.log_freq
+                        row.update(_training_row(agent, update_metrics, sps()))
+                    if cfg.eval_freq and agent.global_step >= agent.next_eval:
+                        while agent.next_eval <= agent.global_step:
+                            agent.next_eval += cfg.eval_freq
+                        row.update(run_eval())
+                        save()
+                    if row:
+                        logger.log({"global_step": agent.global_step, **row})
+                        recent = agent.runner.episode_returns
+                        bar.update(agent.global_step, sps(), np.mean(recent) if recent else None)
+                interrupted = guard.interrupted
+            if not interrupted:
+                row = _training_row(agent, update_metrics, sps())
+                row.update(run_eval())
+                logger.log({"global_step": agent.global_step, **row})
+            save()
     finally:
         bar.close()
         logger.close()
         eval_env.close()
-        torch.set_num_threads(threads)
     agent.last_eval = last_eval
     return TrainResult(
         eval_mean=None if last_eval is None else last_eval["mean_return"],

@@ -115,7 +115,7 @@ class FlatOptimizer:
             self.optimizer = optimizer_cls([self.flat], fused=True, **kwargs)
         except (RuntimeError, TypeError):  # no fused kernel for this optimizer/device
             self.optimizer = optimizer_cls([self.flat], **kwargs)
-        self._functional_step: Callable[[], None] | None = None
+        self._functional_step: Callable[[float], None] | None = None  # takes the grad scale
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
