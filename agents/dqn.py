@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlkit import fast
 from rlkit.agent import Agent
 from rlkit.backprop import QLossGradient
 from rlkit.buffers import ReplayBatch, ReplayBuffer
@@ -170,7 +171,9 @@ class DQN(Agent):
                                        eps=cfg.adam_eps)
         # Plain MLP Q networks get their gradient from rlkit.backprop (bit-identical, faster).
         self.explicit_gradient = QLossGradient.of(
-            self.q_net, cfg.loss, lambda q, y, w: q_loss(q, y, w, cfg.loss))
+            self.q_net, cfg.loss, lambda q, y, w: q_loss(q, y, w, cfg.loss)
+        ) if fast.enabled("td_gradient") else None
+        self._fast_acting = fast.enabled("numpy_acting")
         if isinstance(space, gym.spaces.Discrete):
             obs_dtype = np.int64
         else:
@@ -259,7 +262,7 @@ class DQN(Agent):
         buffer, nstep = self.buffer, self.nstep
         # Acting runs one-row forward passes, far cheaper in numpy (numpy_linear_stack); the
         # function is rebuilt per call so that it always sees the current parameter memory.
-        self._numpy_q = self.q_net.numpy_forward()
+        self._numpy_q = self.q_net.numpy_forward() if self._fast_acting else None
         # One inference_mode for the loop (entering it costs a few microseconds per step).
         with torch.inference_mode():
             for _ in range(steps):

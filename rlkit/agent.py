@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from rlkit import checkpoint as ckpt
+from rlkit import fast
 from rlkit.config import TrainConfig, to_dict
 from rlkit.environment import make_vec_env, seed_everything, single_spaces, torch_threads
 from rlkit.errors import ConfigError
@@ -70,7 +71,7 @@ class Agent:
         self.end_step = 0  # global_step at which the current learn() call stops
         self.next_log = 0
         self.next_eval = 0
-        with torch_threads(config.torch_threads):
+        with torch_threads(config.torch_threads), fast.switch(config.fast_paths):
             self.setup()
 
     # --- what each agent supplies -------------------------------------------------------

@@ -73,6 +73,9 @@ class TrainConfig:
     """torch device: cpu, cuda, cuda:N, mps or auto"""
     torch_threads: int = 1
     """torch intra-op threads while training (small networks run fastest on one; 0 = leave as is)"""
+    fast_paths: bool = True
+    """use rlkit's hand-written fast paths (rlkit/fast/; the environment variable
+    RLKIT_FAST_PATHS=0 turns them off too); false: torch's own operations throughout"""
 
 
 def _type_name(tp: Any) -> str:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
+from rlkit import fast
 from rlkit.approximators import NumpyFunction, build_torso, numpy_linear_stack, orthogonal_init
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import RlkitError
@@ -69,9 +70,10 @@ class CategoricalHead(nn.Module):
     def __init__(self, in_dim: int, n_actions: int) -> None:
         super().__init__()
         self.logits = orthogonal_init(nn.Linear(in_dim, n_actions), gain=0.01)
+        self.distribution = FastCategorical if fast.enabled("categorical") else Categorical
 
     def forward(self, features: torch.Tensor) -> Distribution:
-        return FastCategorical(self.logits.forward(features))
+        return self.distribution(logits=self.logits.forward(features))
 
     @staticmethod
     def mode(dist: Distribution) -> torch.Tensor:

@@ -25,6 +25,8 @@ from torch import nn
 from torch.optim.adam import adam
 from torch.optim.rmsprop import rmsprop
 
+from rlkit import fast
+
 
 @intrinsic
 def _fma(typingctx, a, b, c):
@@ -116,6 +118,7 @@ class FlatOptimizer:
         except (RuntimeError, TypeError):  # no fused kernel for this optimizer/device
             self.optimizer = optimizer_cls([self.flat], **kwargs)
         self._functional_step: Callable[[float], None] | None = None  # takes the grad scale
+        self._compiled = fast.enabled("adam")
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
@@ -157,7 +160,7 @@ class FlatOptimizer:
         group, state = opt.param_groups[0], opt.state[flat]
         common = dict(foreach=group.get("foreach"), maximize=group.get("maximize", False),
                       differentiable=False, capturable=group.get("capturable", False))
-        compiled = (flat.device.type == "cpu" and flat.dtype == torch.float32
+        compiled = (self._compiled and flat.device.type == "cpu" and flat.dtype == torch.float32
                     and not common["maximize"] and not group.get("decoupled_weight_decay"))
         if (isinstance(opt, torch.optim.Adam) and not group["amsgrad"] and compiled
                 and group["weight_decay"] == 0):
