@@ -48,11 +48,11 @@ class A2CConfig(PolicyGradientConfig):
     """standardize the advantages of each rollout"""
 
     def validate(self) -> None:
-        for key in ("n_steps", "n_envs"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
-        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
-            raise ConfigError("config keys 'gamma' and 'gae_lambda' must lie in [0, 1]")
+        super().validate()
+        if self.n_steps < 1:
+            raise ConfigError(f"config key 'n_steps' must be >= 1, got {self.n_steps}")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            raise ConfigError(f"config key 'gae_lambda' must lie in [0, 1], got {self.gae_lambda}")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ConfigError("config keys 'learning_rate' and 'max_grad_norm' must be > 0")
         if not 0.0 <= self.rmsprop_alpha < 1.0:

@@ -27,13 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlkit import fast
 from rlkit.agent import Agent
-from rlkit.backprop import QLossGradient
 from rlkit.buffers import ReplayBatch, ReplayBuffer
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
-from rlkit.networks import QNetwork, argmax_if_clear
+from rlkit.networks import QNetwork
 from rlkit.nstep import NStepAccumulator
 from rlkit.optim import FlatOptimizer
 from rlkit.prioritized import PrioritizedReplayBuffer
@@ -89,8 +87,9 @@ class DQNConfig(TrainConfig):
     """added to |delta| so that no transition has zero priority"""
 
     def validate(self) -> None:
+        super().validate()
         for key in ("buffer_size", "batch_size", "train_freq", "target_update_interval",
-                    "n_step", "n_envs"):
+                    "n_step"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
         if self.gradient_steps < 1 and self.gradient_steps != -1:
@@ -104,7 +103,7 @@ class DQNConfig(TrainConfig):
                               f"'buffer_size' ({self.buffer_size})")
         if self.learning_rate <= 0 or not 0.0 < self.tau <= 1.0:
             raise ConfigError("config keys need learning_rate > 0 and 0 < tau <= 1")
-        for key in ("gamma", "exploration_initial_eps", "exploration_final_eps", "per_beta"):
+        for key in ("exploration_initial_eps", "exploration_final_eps", "per_beta"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"config key '{key}' must lie in [0, 1], "
                                   f"got {getattr(self, key)}")
@@ -169,11 +168,9 @@ class DQN(Agent):
         self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
         self.optimizer = FlatOptimizer(self.q_net, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)
-        # Plain MLP Q networks get their gradient from rlkit.backprop (bit-identical, faster).
-        self.explicit_gradient = QLossGradient.of(
-            self.q_net, cfg.loss, lambda q, y, w: q_loss(q, y, w, cfg.loss)
-        ) if fast.enabled("td_gradient") else None
-        self._fast_acting = fast.enabled("numpy_acting")
+        # (s, a, y, w) -> L, Q(s, a), with dL/dtheta written into the parameters' .grad
+        self.loss_gradient = self.q_net.loss_gradient(
+            lambda q, y, w: q_loss(q, y, w, cfg.loss), cfg.loss)
         if isinstance(space, gym.spaces.Discrete):
             obs_dtype = np.int64
         else:
@@ -199,7 +196,7 @@ class DQN(Agent):
         )
         self._collect_start = 0  # global_step before the latest collect()
         self._vector_steps = 0  # vector steps in the latest collect()
-        self._numpy_q: Callable[[np.ndarray], np.ndarray] | None = None  # set by collect()
+        self._greedy: Callable[[np.ndarray], np.ndarray] | None = None  # set by collect()
 
     def modules(self) -> dict[str, Any]:
         return {"q_net": self.q_net, "q_target": self.q_target, "optimizer": self.optimizer}
@@ -232,20 +229,13 @@ class DQN(Agent):
         return actions + self.action_offset
 
     def _explore(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
-        """Epsilon-greedy action indices (0-based) for raw observations of every env.
-
-        ``collect`` calls it inside ``torch.inference_mode``.
-        """
+        """Epsilon-greedy action indices (0-based) for raw observations of every env."""
         n = len(obs)
         explore = self.rng.random(n) < epsilon
         n_explore = int(np.count_nonzero(explore))
         if n_explore == n:  # skip the forward pass (always, before learning starts)
             return self.rng.integers(self.n_actions, size=n)
-        actions, clear = None, False
-        if self._numpy_q is not None:
-            actions, clear = argmax_if_clear(self._numpy_q(self.preprocess_array(obs)))
-        if not clear:  # a near-tie: torch's forward pass decides, as without the numpy path
-            actions = self.q_net(self.preprocess(obs)).argmax(dim=1).cpu().numpy()
+        actions = self._greedy(self.preprocess_array(obs))
         if n_explore:
             actions[explore] = self.rng.integers(self.n_actions, size=n_explore)
         return actions
@@ -260,9 +250,7 @@ class DQN(Agent):
         self._collect_start = self.global_step
         self._vector_steps = steps
         buffer, nstep = self.buffer, self.nstep
-        # Acting runs one-row forward passes, far cheaper in numpy (numpy_linear_stack); the
-        # function is rebuilt per call so that it always sees the current parameter memory.
-        self._numpy_q = self.q_net.numpy_forward() if self._fast_acting else None
+        self._greedy = self.q_net.greedy_policy()  # on the current parameters
         # One inference_mode for the loop (entering it costs a few microseconds per step).
         with torch.inference_mode():
             for _ in range(steps):
@@ -323,16 +311,9 @@ class DQN(Agent):
         weights: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One Adam step on E[w * l(Q(s, a) - y)]; returns the loss and Q(s, a) (detached)."""
-        cfg = self.config
-        if self.explicit_gradient is not None:  # the same gradient, without autograd's tape
-            loss, q = self.explicit_gradient(obs, actions, targets, weights)
-        else:
-            q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
-            loss = q_loss(q, targets, weights, cfg.loss)
-            self.optimizer.zero_grad()
-            loss.backward()
-            loss, q = loss.detach(), q.detach()
-        self.optimizer.step(max_grad_norm=cfg.max_grad_norm)
+        self.optimizer.zero_grad()
+        loss, q = self.loss_gradient(obs, actions, targets, weights)
+        self.optimizer.step(max_grad_norm=self.config.max_grad_norm)
         self.n_updates += 1
         return loss, q
 

@@ -53,11 +53,12 @@ class PPOConfig(PolicyGradientConfig):
     """stop the epochs early once approx KL exceeds 1.5 x this (None: never)"""
 
     def validate(self) -> None:
-        for key in ("n_steps", "batch_size", "n_epochs", "n_envs"):
+        super().validate()
+        for key in ("n_steps", "batch_size", "n_epochs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
-        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
-            raise ConfigError("config keys 'gamma' and 'gae_lambda' must lie in [0, 1]")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            raise ConfigError(f"config key 'gae_lambda' must lie in [0, 1], got {self.gae_lambda}")
         if self.clip_range <= 0 or self.learning_rate <= 0:
             raise ConfigError("config keys 'clip_range' and 'learning_rate' must be > 0")
 

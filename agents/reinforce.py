@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from rlkit.agent import Agent
+from rlkit.agent import RolloutAgent
 from rlkit.buffers import EpisodeBuffer, RolloutBuffer, normalize_advantages, reward_to_go
 from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
@@ -63,15 +63,15 @@ class ReinforceConfig(PolicyGradientConfig):
     """standardize G - b over each batch"""
 
     def validate(self) -> None:
-        for key in ("n_envs", "rollout_steps"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        super().validate()
+        if self.rollout_steps < 1:
+            raise ConfigError(f"config key 'rollout_steps' must be >= 1, got {self.rollout_steps}")
         if self.batch_episodes < 0 or self.batch_steps < 0:
             raise ConfigError("config keys 'batch_episodes' and 'batch_steps' must be >= 0")
         if self.batch_episodes == 0 and self.batch_steps == 0:
             raise ConfigError("set 'batch_episodes' or 'batch_steps' (> 0) to trigger updates")
-        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.mean_decay < 1.0:
-            raise ConfigError("config key 'gamma' must lie in [0, 1] and 'mean_decay' in [0, 1)")
+        if not 0.0 <= self.mean_decay < 1.0:
+            raise ConfigError(f"config key 'mean_decay' must lie in [0, 1), got {self.mean_decay}")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ConfigError("config keys 'learning_rate' and 'max_grad_norm' must be > 0")
 
@@ -88,7 +88,7 @@ def reinforce_loss(
     return -(log_probs * (returns - baseline)).mean()
 
 
-class Reinforce(Agent):
+class Reinforce(RolloutAgent):
     name = "reinforce"
     Config = ReinforceConfig
     config: ReinforceConfig
@@ -120,8 +120,13 @@ class Reinforce(Agent):
         cfg = self.config
         return cfg.learning_rate if cfg.value_learning_rate is None else cfg.value_learning_rate
 
+    @property
+    def steps_per_collect(self) -> int:
+        """Env steps of one chunk; ``collect`` gathers whole chunks."""
+        return self.config.rollout_steps * self.config.n_envs
+
     def modules(self) -> dict[str, Any]:
-        modules = {"policy": self.policy, "optimizer": self.optimizer}
+        modules = super().modules()
         if self.value_optimizer is not None:
             modules["value_optimizer"] = self.value_optimizer
         return modules
@@ -134,13 +139,9 @@ class Reinforce(Agent):
             self.episodes.load_state_dict(state["episodes"])
             self.mean_return = state["mean_return"]
 
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
-        if deterministic:
-            return self.policy.deterministic_action(obs)
-        return self.policy.act(obs)[0]
-
     def collect(self) -> None:
-        """Step the envs until the update trigger fires (or the training budget is spent)."""
+        """Step the envs chunk by chunk until the update trigger fires, or until another chunk
+        would exceed the training budget."""
         cfg = self.config
         steps = 0
         while True:
@@ -149,11 +150,11 @@ class Reinforce(Agent):
                 cfg.gamma, 1.0,
             )  # fmt: skip
             self.episodes.extend(self.chunk)
-            steps += cfg.rollout_steps * cfg.n_envs
+            steps += self.steps_per_collect
             if (
                 (cfg.batch_episodes and self.episodes.n_complete() >= cfg.batch_episodes)
                 or (cfg.batch_steps and steps >= cfg.batch_steps)
-                or self.global_step + steps >= self.end_step
+                or self.global_step + steps + self.steps_per_collect > self.end_step
             ):
                 break
         self.global_step += steps

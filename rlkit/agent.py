@@ -213,10 +213,11 @@ class Agent:
 
 
 class RolloutAgent(Agent):
-    """An actor-critic agent (``self.policy``) that learns from n-step rollouts (``self.buffer``).
+    """An actor-critic agent (``self.policy``, ``self.optimizer``) that learns from rollouts.
 
-    PPO and A2C differ only in ``setup`` details and their ``update``; acting, collecting and
-    what to checkpoint are these few lines.
+    PPO and A2C differ only in ``setup`` details and their ``update``; acting, collecting
+    n-step rollouts into ``self.buffer`` and what to checkpoint are these few lines. REINFORCE
+    collects whole episodes instead (its own ``collect``) and adds its value optimizer.
     """
 
     @property

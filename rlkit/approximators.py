@@ -8,7 +8,7 @@ algorithm. A torso is an ``nn.Module`` with an ``out_dim`` attribute.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -17,8 +17,6 @@ from torch import nn
 
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
-
-NumpyFunction = Callable[[np.ndarray], np.ndarray]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
@@ -29,55 +27,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "silu": nn.SiLU,
 }
-
-
-# In-place numpy versions of the activations, for numpy_linear_stack.
-NUMPY_ACTIVATIONS: dict[type[nn.Module], NumpyFunction] = {
-    nn.ReLU: lambda x: np.maximum(x, 0.0, out=x),
-    nn.Tanh: lambda x: np.tanh(x, out=x),
-}
-
-
-def numpy_linear_stack(layers: Iterable[nn.Module]) -> NumpyFunction | None:
-    """``layers`` (Linear layers and ReLU/Tanh) as one numpy function of float32 rows.
-
-    The function reads the layers' weights through numpy views of their memory, so it always
-    computes with the current parameters; build it again if parameters are moved or replaced.
-    It agrees with the torch forward pass to float32 rounding (a different BLAS sums in a
-    different order). Why: acting with one env needs a one-row forward pass per step, where
-    torch's dispatch costs about four times numpy's (50 vs 14 microseconds for a
-    4-256-256-2 MLP) and is a quarter of DQN's wall time on CartPole. None when a layer has no
-    numpy counterpart here (or the parameters are not float32 on the CPU).
-    """
-    steps: list[NumpyFunction] = []
-    for layer in layers:
-        if isinstance(layer, nn.Linear) and layer.bias is not None:
-            weight, bias = layer.weight.detach(), layer.bias.detach()
-            if weight.device.type != "cpu" or weight.dtype != torch.float32:
-                return None
-            steps.append(_numpy_linear(weight.numpy().T, bias.numpy()))
-        elif type(layer) in NUMPY_ACTIVATIONS:
-            steps.append(NUMPY_ACTIVATIONS[type(layer)])
-        else:
-            return None
-
-    def forward(x: np.ndarray) -> np.ndarray:
-        for step in steps:
-            x = step(x)
-        return x
-
-    return forward
-
-
-def _numpy_linear(weight_t: np.ndarray, bias: np.ndarray) -> NumpyFunction:
-    """x -> x W^T + b on views of a Linear layer's parameters."""
-
-    def linear(x: np.ndarray) -> np.ndarray:
-        out = x @ weight_t
-        out += bias
-        return out
-
-    return linear
 
 
 def orthogonal_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
@@ -128,20 +77,6 @@ class MLP(nn.Module):
         for layer in self.layers:
             x = layer.forward(x)
         return x
-
-    def numpy_forward(self) -> NumpyFunction | None:
-        """This torso as a numpy function of raw observation rows (see numpy_linear_stack)."""
-        if self.one_hot:
-            return None
-        layers = numpy_linear_stack(self.layers)
-        if layers is None:
-            return None
-
-        def forward(obs: np.ndarray) -> np.ndarray:
-            x = obs.reshape(len(obs), -1)
-            return layers(x if x.dtype == np.float32 else x.astype(np.float32))
-
-        return forward
 
 
 TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {"mlp": MLP}

@@ -77,6 +77,19 @@ class TrainConfig:
     """use rlkit's hand-written fast paths (rlkit/fast/; the environment variable
     RLKIT_FAST_PATHS=0 turns them off too); false: torch's own operations throughout"""
 
+    def validate(self) -> None:
+        """One-line errors for values no agent can train with (agents add their own checks)."""
+        for key in ("total_timesteps", "n_envs", "eval_episodes", "log_freq"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        for key in ("eval_freq", "torch_threads"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(self, key)}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"config key 'gamma' must lie in [0, 1], got {self.gamma}")
+        if self.clip_obs <= 0:
+            raise ConfigError(f"config key 'clip_obs' must be > 0, got {self.clip_obs}")
+
 
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)

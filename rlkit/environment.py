@@ -109,13 +109,20 @@ def make_vec_env(
     return env
 
 
-def single_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None):
-    """Observation and action space of one ``env_id`` env, without keeping the env."""
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """One ``env_id`` env; a one-line error when the env does not take ``env_kwargs``."""
     check_env_id(env_id)
     try:
-        env = gym.make(env_id, **(env_kwargs or {}))
+        return gym.make(env_id, **(env_kwargs or {}))
     except TypeError as exc:  # an env_kwargs key the env does not take
         raise RlkitError(f"could not make '{env_id}' with env_kwargs {env_kwargs}: {exc}") from None
+    except gym.error.DependencyNotInstalled as exc:
+        raise RlkitError(f"'{env_id}' needs an extra package: {exc}") from None
+
+
+def single_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None):
+    """Observation and action space of one ``env_id`` env, without keeping the env."""
+    env = make_env(env_id, env_kwargs)
     try:
         return env.observation_space, env.action_space
     finally:

@@ -20,6 +20,7 @@ import yaml
 from rlkit.checkpoint import CHECKPOINT_NAME
 from rlkit.config import to_dict
 from rlkit.environment import make_vec_env, torch_threads
+from rlkit.errors import ConfigError
 from rlkit.evaluation import evaluate
 from rlkit.metrics import RunLogger
 
@@ -104,6 +105,8 @@ def train(
     """Run ``agent`` for ``total_timesteps`` env steps (or to the end of an interrupted run)."""
     cfg = agent.config
     run_dir = Path(run_dir) if run_dir is not None else None
+    if total_timesteps is not None and total_timesteps < 1:
+        raise ConfigError(f"total_timesteps must be >= 1, got {total_timesteps}")
     if total_timesteps is None and agent.can_collect:
         pass  # a resumed run continues to the end it was planned with
     else:

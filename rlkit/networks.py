@@ -6,17 +6,22 @@ Policy heads return ``torch.distributions`` objects; PPO, A2C and REINFORCE all 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gymnasium as gym
-import numba
 import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlkit import fast
-from rlkit.approximators import NumpyFunction, build_torso, numpy_linear_stack, orthogonal_init
+from rlkit.approximators import build_torso, orthogonal_init
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import RlkitError
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+LossGradient = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None],
+                        tuple[torch.Tensor, torch.Tensor]]
 
 
 def check_action_space(space: gym.Space, algo: str, supported: tuple[type, ...]) -> None:
@@ -29,48 +34,17 @@ def check_action_space(space: gym.Space, algo: str, supported: tuple[type, ...])
         )
 
 
-class FastCategorical(Categorical):
-    """``torch.distributions.Categorical`` with leaner log_prob and entropy (same values).
-
-    ``self.logits`` is already normalized (log softmax), so log pi(a) is a gather and
-    H = -sum_a pi(a) log pi(a) needs no clamping or broadcasting; this halves the autograd
-    graph of PPO/A2C's policy terms for small discrete action spaces.
-    """
-
-    def __init__(self, logits: torch.Tensor) -> None:
-        # Categorical.__init__ normalizes with logsumexp and a subtraction; log_softmax is one
-        # kernel. The attributes set are the ones Categorical's methods read.
-        self.logits = self._param = logits.log_softmax(-1)
-        self._num_events = logits.shape[-1]
-        Distribution.__init__(self, logits.shape[:-1], validate_args=False)
-
-    def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> torch.Tensor:
-        """Gumbel-max: a = argmax_a (log pi(a) - log E_a), E_a ~ Exp(1) i.i.d.
-
-        -log E is Gumbel(0, 1) noise, so a ~ pi exactly; three small kernels instead of
-        ``multinomial`` and its reshaping, which cost more than the policy's forward pass.
-        """
-        if sample_shape:
-            return super().sample(torch.Size(sample_shape))
-        with torch.no_grad():
-            # clamp: an exact 0 from exponential_ would give +inf noise (nan on a -inf logit)
-            noise = torch.empty_like(self.logits).exponential_().clamp_(min=1e-30).log_()
-            return (self.logits - noise).argmax(-1)
-
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        return self.logits.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
-
-    def entropy(self) -> torch.Tensor:
-        return -(self.probs * self.logits).sum(-1)
-
-
 class CategoricalHead(nn.Module):
     """features -> logits -> Categorical(softmax(logits))."""
 
     def __init__(self, in_dim: int, n_actions: int) -> None:
         super().__init__()
         self.logits = orthogonal_init(nn.Linear(in_dim, n_actions), gain=0.01)
-        self.distribution = FastCategorical if fast.enabled("categorical") else Categorical
+        self.distribution = Categorical
+        if fast.enabled("categorical"):
+            from rlkit.fast.categorical import FastCategorical
+
+            self.distribution = FastCategorical
 
     def forward(self, features: torch.Tensor) -> Distribution:
         return self.distribution(logits=self.logits.forward(features))
@@ -222,57 +196,51 @@ class QNetwork(nn.Module):
         self.torso = build_torso(obs_space, approximator)
         head = DuelingQHead if dueling else QHead
         self.head = head(self.torso.out_dim, n_actions)
+        self.fast_acting = fast.enabled("numpy_acting")
+        self.fast_gradient = fast.enabled("td_gradient")
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self.torso(obs))
 
-    def numpy_forward(self) -> NumpyFunction | None:
-        """Q(s, .) as a numpy function of raw observation rows on the current weights, for
-        acting one step at a time (see ``numpy_linear_stack``); None if the torso has none."""
-        torso = getattr(self.torso, "numpy_forward", lambda: None)()
-        if torso is None:
-            return None
-        if isinstance(self.head, DuelingQHead):
-            value = numpy_linear_stack([self.head.value])
-            advantage = numpy_linear_stack([self.head.advantage])
-            if value is None or advantage is None:
-                return None
+    def loss_gradient(self, loss_fn: LossFn, kind: str) -> LossGradient:
+        """``(s, a, y, w) -> (L, Q(s, a))`` (both detached) that also writes dL/dtheta into the
+        parameters' ``.grad``, which must be zero before (``FlatOptimizer.zero_grad``), for
 
-            def dueling(obs: np.ndarray) -> np.ndarray:
-                features = torso(obs)
-                advantages = advantage(features)
-                return value(features) + advantages - advantages.mean(-1, keepdims=True)
+            L = loss_fn(Q(s, a), y, w)
 
-            return dueling
-        head = numpy_linear_stack([self.head.q])
-        if head is None:
-            return None
-        return lambda obs: head(torso(obs))
+        ``kind`` ("huber" or "mse") names loss_fn's per-row loss. Plain MLP Q networks get the
+        gradient written out by ``rlkit.fast`` (autograd's kernels without its tape), any other
+        network through autograd.
+        """
+        if self.fast_gradient:
+            from rlkit.fast.td_gradient import QLossGradient
 
+            explicit = QLossGradient.of(self, kind, loss_fn)
+            if explicit is not None:
+                return explicit
 
-@numba.njit(cache=True)
-def argmax_if_clear(q: np.ndarray, rtol: float = 3e-4) -> tuple[np.ndarray, bool]:
-    """argmax_a Q(s, a) per row, and whether every row's best value beats its second best by
-    more than rtol * (1 + |best|).
+        def autograd(obs: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor,
+                     weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+            q = self(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+            loss = loss_fn(q, targets, weights)
+            loss.backward()
+            return loss.detach(), q.detach()
 
-    For the numpy Q function (``QNetwork.numpy_forward``): numpy's BLAS and torch's sum in
-    different orders, so the two forward passes differ by float32 rounding (up to 9e-6 of
-    1 + |Q| in a 100k-step CartPole run).
-    Where every winner is clear by far more than that, both pick the same actions; otherwise
-    the caller asks torch. So acting through numpy changes no action and no run.
-    """
-    n_rows, n_actions = q.shape
-    actions = np.zeros(n_rows, dtype=np.int64)
-    for i in range(n_rows):
-        best = 0
-        for a in range(1, n_actions):
-            if q[i, a] > q[i, best]:
-                best = a
-        second = -np.inf
-        for a in range(n_actions):
-            if a != best and q[i, a] > second:
-                second = q[i, a]
-        if not q[i, best] - second > rtol * (1.0 + abs(q[i, best])):  # NaN: not clear either
-            return actions, False
-        actions[i] = best
-    return actions, True
+        return autograd
+
+    def greedy_policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        """argmax_a Q(s, a) for a batch of preprocessed observation rows, on the current weights.
+
+        Call it again after the parameters were moved or replaced. Acting one step at a time
+        goes through ``rlkit.fast``'s numpy forward pass where it applies (a one-row torch
+        forward pass costs about four times as much), else through torch.
+        """
+        numpy_q = None
+        if self.fast_acting:
+            from rlkit.fast.numpy_forward import numpy_q_function
+
+            numpy_q = numpy_q_function(self)
+        if numpy_q is not None:
+            return lambda obs: numpy_q(obs).argmax(axis=1)
+        device = next(self.parameters()).device
+        return lambda obs: self(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu().numpy()

@@ -84,3 +84,40 @@ def counter(register_env):
                             kwargs={"terminate_at": terminate_at})
 
     return make
+
+
+@pytest.fixture
+def interrupt_and_resume(tmp_path, monkeypatch):
+    """``run(make, at) -> (full, resumed)``: ``make()`` trained without a break, and again with
+    a Ctrl-C during its ``at``-th update, then loaded from the checkpoint and trained to the
+    end. Checks that the metrics rows of both runs are equal (wall-clock SPS aside)."""
+    import os
+    import signal
+
+    import rlkit
+    from rlkit.metrics import read_metrics
+
+    def run(make, at):
+        full = make()
+        full.learn(run_dir=tmp_path / "full")
+        part = make()
+        original, calls = part.update, {"n": 0}
+
+        def update_then_sigint():
+            calls["n"] += 1
+            if calls["n"] == at:  # Ctrl-C in the middle of training
+                os.kill(os.getpid(), signal.SIGINT)
+            return original()
+
+        monkeypatch.setattr(part, "update", update_then_sigint)
+        part.learn(run_dir=tmp_path / "part")
+        assert part.global_step < full.global_step
+        resumed = rlkit.load(tmp_path / "part")
+        resumed.learn(run_dir=tmp_path / "part")
+        assert resumed.global_step == full.global_step
+        rows = [[{k: v for k, v in row.items() if k != "charts/SPS"}
+                 for row in read_metrics(tmp_path / name)] for name in ("full", "part")]
+        assert rows[0] == rows[1]
+        return full, resumed
+
+    return run

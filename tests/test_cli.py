@@ -41,8 +41,16 @@ def run_in_process(capsys, *args):
         (["train", "ppo", "CartPole-v1", "--config", "missing.yaml"],
          "config file 'missing.yaml' does not exist"),
         (["eval", "no/such/run"], "checkpoint 'no/such/run' does not exist"),
-        (["train", "ppo", "CartPole-v1", "--set", "env_kwargs={colour: red}"],
-         "could not make 'CartPole-v1' with env_kwargs {'colour': 'red'}"),
+        *[(["train", algo, env, "--set", "env_kwargs={colour: red}"],
+           f"could not make '{env}' with env_kwargs {{'colour': 'red'}}")
+          for algo, env in (("ppo", "CartPole-v1"), ("a2c", "CartPole-v1"),
+                            ("reinforce", "CartPole-v1"), ("dqn", "CartPole-v1"),
+                            ("qlearning", "FrozenLake-v1"), ("td0", "rlkit/RandomWalk-v0"))],
+        *[(["train", "ppo", "CartPole-v1", "--total-timesteps", budget],
+           f"config key 'total_timesteps' must be >= 1, got {budget}") for budget in ("-5", "0")],
+        (["train", "dqn", "CartPole-v1", "--n-envs", "0"], "config key 'n_envs' must be >= 1"),
+        (["train", "qlearning", "FrozenLake-v1", "--set", "eval_episodes=0"],
+         "config key 'eval_episodes' must be >= 1"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(args, message, capsys):

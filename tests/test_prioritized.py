@@ -5,6 +5,8 @@ import pytest
 
 from rlkit.prioritized import PrioritizedReplayBuffer, importance_weights
 
+pytestmark = pytest.mark.numerics  # CI runs these under every ATEN_CPU_CAPABILITY
+
 
 def filled(capacity: int, n: int, alpha: float = 1.0, eps: float = 1.0) -> PrioritizedReplayBuffer:
     """``n`` transitions whose obs (and reward) is their insertion number."""

@@ -7,6 +7,8 @@ import pytest
 
 from rlkit.sumtree import MinTree, SumTree, stratified_sample, update_sum_and_min
 
+pytestmark = pytest.mark.numerics  # CI runs these under every ATEN_CPU_CAPABILITY
+
 CAPACITIES = [1, 5, 7, 8, 1000]
 
 

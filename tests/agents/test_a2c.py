@@ -124,6 +124,19 @@ def test_bad_config_is_one_clear_error(override, message):
         rlkit.make("a2c", "CartPole-v1", **override)
 
 
+@pytest.mark.numerics
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, optimizer):
+    full, resumed = interrupt_and_resume(
+        lambda: rlkit.make("a2c", "CartPole-v1", seed=1, n_envs=2, optimizer=optimizer,
+                           eval_freq=200, eval_episodes=2, log_freq=50, total_timesteps=600),
+        at=25)
+    for key, value in full.optimizer.state_dict()["state"][0].items():
+        assert torch.equal(resumed.optimizer.state_dict()["state"][0][key], value)
+    for key, value in full.policy.state_dict().items():
+        assert torch.equal(resumed.policy.state_dict()[key], value), key
+
+
 @pytest.mark.slow
 def test_a2c_learns_cartpole():
     """Tuned CartPole config, seed 0: deterministic eval return far above random (~20) in 20k

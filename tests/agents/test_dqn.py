@@ -22,7 +22,7 @@ from rlkit.cli import main
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError, RlkitError
 from rlkit.metrics import read_metrics
-from rlkit.networks import QNetwork, argmax_if_clear
+from rlkit.networks import QNetwork
 from rlkit.prioritized import PrioritizedReplayBuffer
 
 SMALL = dict(learning_starts=64, train_freq=16, gradient_steps=4, batch_size=32,
@@ -73,30 +73,6 @@ def test_linear_schedule():
     assert linear_schedule(1.0, 0.1, 0.5, 0.0) == 1.0
     assert linear_schedule(1.0, 0.1, 0.5, 0.25) == pytest.approx(0.55)
     assert linear_schedule(1.0, 0.1, 0.5, 0.9) == pytest.approx(0.1)
-
-
-def test_argmax_if_clear_by_hand():
-    q = np.array([[0.0, 1.0, 0.5], [5.0, 2.0, -1.0]], dtype=np.float32)
-    actions, clear = argmax_if_clear(q)
-    np.testing.assert_array_equal(actions, [1, 0])
-    assert clear
-    # gaps 1e-4 (against 3e-4 * (1 + 1.0001) ~ 6e-4), 0 and NaN are not clear
-    for row in ([1.0, 1.0001], [-3.0, -3.0], [np.nan, 1.0]):
-        assert not argmax_if_clear(np.array([row], dtype=np.float32))[1]
-    actions, clear = argmax_if_clear(np.zeros((2, 1), dtype=np.float32))  # one action
-    assert clear and (actions == 0).all()
-
-
-@pytest.mark.parametrize("dueling", [False, True])
-def test_numpy_acting_picks_the_torch_forward_passs_actions(dueling):
-    agent = rlkit.make("dqn", "CartPole-v1", seed=0, dueling=dueling, **SMALL)
-    agent.learn(512)
-    agent._numpy_q = agent.q_net.numpy_forward()
-    assert agent._numpy_q is not None
-    obs = np.random.default_rng(1).normal(size=(256, 4)).astype(np.float32)
-    with torch.inference_mode():
-        expected = agent.q_net(torch.from_numpy(obs)).argmax(dim=1).numpy()
-        np.testing.assert_array_equal(agent._explore(obs, epsilon=0.0), expected)
 
 
 def test_continuous_action_space_fails_at_once_api_and_cli(capsys):
@@ -194,6 +170,7 @@ def test_discrete_action_space_with_offset():
     assert ((actions >= 5) & (actions < 7)).all()
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("options", [
     {},  # PER + double Q
     {"n_step": 3, "prioritized": False, "dueling": True, "normalize_obs": True, "tau": 0.3},

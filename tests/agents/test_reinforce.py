@@ -118,6 +118,7 @@ def test_save_load_gives_identical_actions(tmp_path):
                                   agent.episodes.obs[: agent.episodes.size])
 
 
+@pytest.mark.numerics
 def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     """The running episodes are part of the checkpoint, so resuming changes nothing."""
     full = rlkit.make("reinforce", "CartPole-v1", seed=1, **SMALL)
@@ -168,3 +169,24 @@ def test_reinforce_learns_cartpole():
     agent = rlkit.make("reinforce", "CartPole-v1", seed=0, eval_freq=0)
     agent.learn(25_000)
     assert agent.last_eval["mean_return"] >= 100
+
+
+@pytest.mark.parametrize("budget", [1000, 2048, 130])
+def test_training_never_exceeds_the_budget(budget):
+    """Chunks of 16 steps x 8 envs = 128: 1000 -> 7 chunks (896), 2048 -> 16, 130 -> 1."""
+    agent = rlkit.make("reinforce", "CartPole-v1", seed=0, eval_freq=0, eval_episodes=1)
+    agent.learn(budget)
+    assert agent.global_step == budget // 128 * 128
+
+
+def test_budget_below_one_is_a_config_error():
+    agent = rlkit.make("reinforce", "CartPole-v1", seed=0)
+    with pytest.raises(ConfigError, match="total_timesteps must be >= 1, got 0"):
+        agent.learn(0)
+
+
+def test_checkpoint_holds_the_value_optimizer_with_the_shared_modules():
+    modules = rlkit.make("reinforce", "CartPole-v1", baseline="value").modules()
+    assert set(modules) == {"policy", "optimizer", "value_optimizer"}
+    assert set(rlkit.make("reinforce", "CartPole-v1", baseline="mean").modules()) == {
+        "policy", "optimizer"}

@@ -11,27 +11,25 @@ pass ``x <- act(x W^T + b)`` keeping each layer's input, then
     dL/dQ(s, a)  = l'(Q - y) * w / n          (the loss kernel's own backward)
     dL/dW = g^T x,  dL/db = sum_rows g,  g <- (g W) * act'(x W^T + b)   (layer by layer, down)
 
-The gradients are therefore bit-identical to ``loss.backward()`` (tests/test_backprop.py checks
-it) and are written straight into the parameters' ``.grad`` tensors (no zeroing, no
-accumulation). What it saves is autograd's bookkeeping: recording the graph and running the
-engine over ~18 nodes costs about 150 microseconds per DQN gradient step on a 4-256-256-2
-network, a fifth of the step, against ~300 microseconds of matrix products. Anything else (other
+The gradients are therefore bit-identical to ``loss.backward()`` in the same process (both run
+the same torch kernels; tests/fast/test_td_gradient.py checks it under every CPU capability)
+and are written straight into the parameters' ``.grad`` tensors (no accumulation). What it
+saves is autograd's bookkeeping: recording the graph and running the engine over ~18 nodes
+costs about 150 microseconds per DQN gradient step on a 4-256-256-2 network, a fifth of the
+step, against ~300 microseconds of matrix products. Anything else (other
 layers, a dueling head) is left to autograd: :meth:`QLossGradient.of` returns None.
+``QNetwork.loss_gradient`` picks between the two.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from rlkit.approximators import MLP
-from rlkit.networks import QHead
+from rlkit.networks import LossFn, QHead
 
 _MEAN, _NONE = 1, 0  # torch's reduction codes for the loss kernels' backward
-
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
 class QLossGradient:
