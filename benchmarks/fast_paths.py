@@ -1,6 +1,7 @@
 """What each of rlkit's fast paths (rlkit/fast/) saves in the benchmark it serves.
 
     python benchmarks/fast_paths.py [--repeats 3] [--paths adam,td_gradient] [--steps 100000]
+                                    [--workers 1]
 
 For every (fast path, benchmark) pair it runs the benchmark's rlkit side (``--only rlkit``)
 with every fast path on, then with that one path off (``RLKIT_FAST_PATHS=-PATH``), in
@@ -9,6 +10,8 @@ minutes; a pair sits close together in time). ``all`` turns every path off at on
 every pair, then one row per pair of path and benchmark: the median wall time with the path
 and without it, and the saving 1 - on/off (median over the pairs). The README's rule: a path
 that saves under 5 % of its benchmark's wall time is replaced with torch's own operation.
+``--workers K`` runs K processes at once (for a machine with many idle cores; keep K below
+the number of physical cores): every run then shares the machine alike.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,22 +54,34 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="on/off pairs per row")
     parser.add_argument("--paths", default=",".join(SERVES), help="comma-separated")
     parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="runs at once")
     args = parser.parse_args()
+    cases = [(path, benchmark) for path in args.paths.split(",") for benchmark in SERVES[path]]
+    # every run as (case, repeat, "on"/"off"); pairs stay next to each other in the queue
+    jobs = [(case, repeat, side) for case in cases for repeat in range(args.repeats)
+            for side in ("on", "off")]
+
+    def one(job):
+        (path, benchmark), _, side = job
+        off_value = "0" if path == "all" else f"-{path}"
+        return run(benchmark, args.steps, "1" if side == "on" else off_value)
+
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        results = dict(zip(jobs, pool.map(one, jobs), strict=True))
     rows = []
-    for path in args.paths.split(","):
-        for benchmark in SERVES[path]:
-            off_value = "0" if path == "all" else f"-{path}"
-            on_times, off_times, savings = [], [], []
-            for repeat in range(args.repeats):
-                on, off = run(benchmark, args.steps, "1"), run(benchmark, args.steps, off_value)
-                on_times.append(on[0])
-                off_times.append(off[0])
-                savings.append(1.0 - on[0] / off[0])
-                print(f"{path:>12} {benchmark:<13} pair {repeat + 1}: on {on[0]:6.1f} s "
-                      f"(eval {on[1]:6.1f})  off {off[0]:6.1f} s (eval {off[1]:6.1f})  "
-                      f"saving {savings[-1]:6.1%}", flush=True)
-            rows.append((path, benchmark, statistics.median(on_times),
-                         statistics.median(off_times), statistics.median(savings)))
+    for path, benchmark in cases:
+        savings, on_times, off_times = [], [], []
+        for repeat in range(args.repeats):
+            on = results[(path, benchmark), repeat, "on"]
+            off = results[(path, benchmark), repeat, "off"]
+            on_times.append(on[0])
+            off_times.append(off[0])
+            savings.append(1.0 - on[0] / off[0])
+            print(f"{path:>12} {benchmark:<13} pair {repeat + 1}: on {on[0]:6.1f} s "
+                  f"(eval {on[1]:6.1f})  off {off[0]:6.1f} s (eval {off[1]:6.1f})  "
+                  f"saving {savings[-1]:6.1%}", flush=True)
+        rows.append((path, benchmark, statistics.median(on_times),
+                     statistics.median(off_times), statistics.median(savings)))
     print(f"\n{'fast path':>12} {'benchmark':<13} {'on s':>7} {'off s':>7} {'saving':>8}")
     for path, benchmark, on_s, off_s, saving in rows:
         print(f"{path:>12} {benchmark:<13} {on_s:7.1f} {off_s:7.1f} {saving:8.1%}")
