@@ -1,6 +1,6 @@
 """What each of rlkit's fast paths (rlkit/fast/) saves in the benchmark it serves.
 
-    python benchmarks/fast_paths.py [--repeats 3] [--paths adam,td_gradient] [--steps 100000]
+    python benchmarks/fast_paths.py [--repeats 3] [--paths td_gradient,categorical] [--steps 100000]
                                     [--workers 1]
 
 For every (fast path, benchmark) pair it runs the benchmark's rlkit side (``--only rlkit``)
@@ -28,7 +28,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # Which benchmark each fast path serves (the agents whose hot loop runs through it).
 SERVES = {
-    "adam": ("dqn_cartpole", "ppo_cartpole"),
     "td_gradient": ("dqn_cartpole",),
     "numpy_acting": ("dqn_cartpole",),
     "categorical": ("ppo_cartpole", "a2c_cartpole"),

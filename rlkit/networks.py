@@ -6,6 +6,7 @@ Policy heads return ``torch.distributions`` objects; PPO, A2C and REINFORCE all 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -40,7 +41,8 @@ class CategoricalHead(nn.Module):
     def __init__(self, in_dim: int, n_actions: int) -> None:
         super().__init__()
         self.logits = orthogonal_init(nn.Linear(in_dim, n_actions), gain=0.01)
-        self.distribution = Categorical
+        # The inputs are logits of our own layer: torch's argument checks would only cost time.
+        self.distribution = functools.partial(Categorical, validate_args=False)
         if fast.enabled("categorical"):
             from rlkit.fast.categorical import FastCategorical
 

@@ -17,8 +17,6 @@ from torch import nn
 from torch.optim.adam import adam
 from torch.optim.rmsprop import rmsprop
 
-from rlkit import fast
-
 
 def clip_coefficient(norm: float, max_norm: float) -> float:
     """min(1, max_norm / (||g|| + 1e-6)): the factor ``clip_grad_norm_`` scales gradients by."""
@@ -57,8 +55,6 @@ class FlatOptimizer:
         except (RuntimeError, TypeError):  # no fused kernel for this optimizer/device
             self.optimizer = optimizer_cls([self.flat], **kwargs)
         self._functional_step: Callable[[float], None] | None = None  # takes the grad scale
-        # decided where the agent builds its networks
-        self._compiled = optimizer_cls is torch.optim.Adam and fast.enabled("adam")
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
@@ -78,10 +74,9 @@ class FlatOptimizer:
         The scale is torch's ``clip_grad_norm_`` coefficient. The first step of a new optimizer
         goes through ``Optimizer.step``, which creates the state. Every later step (also the
         first one after ``load_state_dict``) calls torch.optim's functional ``adam``/``rmsprop``
-        (or the compiled Adam of ``rlkit.fast``) on that state with the group's current
-        hyperparameters: the same arithmetic without ``Optimizer.step``'s per-call bookkeeping
-        (hooks, profiler records, state lookups), which costs as much as the update itself for
-        a network of ~10k weights.
+        on that state with the group's current hyperparameters: the same kernels without
+        ``Optimizer.step``'s per-call bookkeeping (hooks, profiler records, state lookups),
+        which costs as much as the update itself for a network of ~10k weights.
         """
         norm, scale = None, 1.0
         if max_grad_norm is not None:
@@ -101,13 +96,6 @@ class FlatOptimizer:
         group, state = opt.param_groups[0], opt.state[flat]
         common = dict(foreach=group.get("foreach"), maximize=group.get("maximize", False),
                       differentiable=False, capturable=group.get("capturable", False))
-        if self._compiled:
-            from rlkit.fast.adam import compiled_adam_step
-
-            compiled = compiled_adam_step(opt, flat)
-            if compiled is not None:
-                return compiled
-
         def scaled(step: Callable[[], None]) -> Callable[[float], None]:
             def scaled_step(scale: float) -> None:
                 with torch.no_grad():

@@ -2,15 +2,17 @@
 
 Each fast path computes what a torch operation computes, with less per-call overhead on the
 small networks RL uses; each is kept only while it saves 5 % or more of the wall time of the
-benchmark it serves (the README's table). They agree with torch at float32 tolerance, never
-bit for bit: numba, numpy's BLAS and torch's kernels (picked per CPU at run time) round
-differently, so nothing may rely on that.
+benchmark it serves (``benchmarks/fast_paths.py`` measures it; the README has the table). They
+agree with torch at float32 tolerance: numpy's BLAS and torch's kernels (picked per CPU at run
+time) round differently, so nothing may rely on their last bits. (The TD-loss gradient calls
+autograd's own kernels, so it equals autograd's bit for bit in the same process.)
 
 The switch: the config key ``fast_paths`` (default true) and the environment variable
-``RLKIT_FAST_PATHS``. Both must allow a path for it to be used. The variable is ``0`` (all
-off), ``1`` (all on, as when unset), a comma-separated list of paths to keep (``adam,categorical``)
-or of paths to turn off (``-adam``). Whether a path is used is decided when an agent builds
-its networks and optimizers (``Agent.__init__`` runs ``setup`` inside :func:`switch`).
+``RLKIT_FAST_PATHS``; both must allow a path for it to be used. The variable is ``0`` (all
+off), ``1`` (all on, as when unset), a comma-separated list of paths to keep
+(``td_gradient,categorical``) or of paths to turn off (``-numpy_acting``). Whether a path is
+used is decided when an agent builds its networks (``Agent.__init__`` runs ``setup`` inside
+:func:`switch`), and agent files never name a fast path: the networks pick them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from rlkit.errors import ConfigError
 
 #: name -> what it replaces
 PATHS: dict[str, str] = {
-    "adam": "torch's fused Adam step (and gradient clipping) on the flat parameters",
     "td_gradient": "autograd for DQN's TD-loss gradient on a plain MLP Q network",
     "numpy_acting": "torch's one-row forward pass when DQN acts greedily",
     "categorical": "torch.distributions.Categorical's sample, log_prob and entropy",
