@@ -196,7 +196,6 @@ class DQN(Agent):
         )
         self._collect_start = 0  # global_step before the latest collect()
         self._vector_steps = 0  # vector steps in the latest collect()
-        self._greedy: Callable[[np.ndarray], np.ndarray] | None = None  # set by collect()
 
     def modules(self) -> dict[str, Any]:
         return {"q_net": self.q_net, "q_target": self.q_target, "optimizer": self.optimizer}
@@ -228,14 +227,15 @@ class DQN(Agent):
             actions = torch.where(explore.to(actions.device), random.to(actions.device), actions)
         return actions + self.action_offset
 
-    def _explore(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
+    def _explore(self, obs: np.ndarray, epsilon: float,
+                 greedy: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Epsilon-greedy action indices (0-based) for raw observations of every env."""
         n = len(obs)
         explore = self.rng.random(n) < epsilon
         n_explore = int(np.count_nonzero(explore))
         if n_explore == n:  # skip the forward pass (always, before learning starts)
             return self.rng.integers(self.n_actions, size=n)
-        actions = self._greedy(self.preprocess_array(obs))
+        actions = greedy(self.preprocess_array(obs))
         if n_explore:
             actions[explore] = self.rng.integers(self.n_actions, size=n_explore)
         return actions
@@ -250,7 +250,7 @@ class DQN(Agent):
         self._collect_start = self.global_step
         self._vector_steps = steps
         buffer, nstep = self.buffer, self.nstep
-        self._greedy = self.q_net.greedy_policy()  # on the current parameters
+        greedy = self.q_net.greedy_policy()  # argmax_a Q(s, a) on the current parameters
         # One inference_mode for the loop (entering it costs a few microseconds per step).
         with torch.inference_mode():
             for _ in range(steps):
@@ -259,7 +259,7 @@ class DQN(Agent):
                     epsilon = 1.0
                 else:
                     epsilon = self.epsilon
-                actions = self._explore(obs, epsilon)
+                actions = self._explore(obs, epsilon, greedy)
                 step = runner.step(actions + self.action_offset if self.action_offset else actions)
                 if nstep is None:
                     buffer.add(obs, actions, step.rewards, step.next_obs, step.terminated,
