@@ -41,7 +41,7 @@ import torch
 
 from rlkit.agent import Agent
 from rlkit.config import TrainConfig
-from rlkit.environment import check_env_id
+from rlkit.environment import check_env_id, make_env
 from rlkit.errors import ConfigError, RlkitError
 
 # Greedy policies can loop forever in deterministic envs; envs registered without a time
@@ -74,10 +74,7 @@ class TabularConfig(TrainConfig):
     of a saved agent (checkpoint or run directory) whose greedy policy is evaluated"""
 
     def validate(self) -> None:
-        if self.n_envs < 1:
-            raise ConfigError(f"config key 'n_envs' must be >= 1, got {self.n_envs}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ConfigError(f"config key 'gamma' must lie in [0, 1], got {self.gamma}")
+        super().validate()
         if not 0.0 < self.learning_rate <= 1.0 or not 0.0 <= self.final_learning_rate <= 1.0:
             raise ConfigError(
                 "config keys 'learning_rate' must lie in (0, 1] and 'final_learning_rate' in "
@@ -229,10 +226,7 @@ class TabularAgent(Agent):
         if spec.max_episode_steps is None:
             limit = {"max_episode_steps": DEFAULT_MAX_EPISODE_STEPS}
             config.env_kwargs = {**limit, **config.env_kwargs}
-        try:
-            env = gym.make(env_id, **config.env_kwargs)
-        except TypeError as exc:
-            raise RlkitError(f"could not make '{env_id}' with {config.env_kwargs}: {exc}") from None
+        env = make_env(env_id, config.env_kwargs)
         try:
             space = env.observation_space
             if not isinstance(space, gym.spaces.Discrete):

@@ -251,7 +251,7 @@ def test_save_load_eval_and_policy_arrows(tmp_path, capsys):
 
 
 def test_cliff_walking_arrows_and_time_limit():
-    agent = _agent("qlearning", "CliffWalking-v1", total_timesteps=0)
+    agent = _agent("qlearning", "CliffWalking-v1", total_timesteps=1)
     assert agent.config.env_kwargs == {"max_episode_steps": 500}  # from configs/qlearning.yaml
     rows = agent.describe_policy().splitlines()[1:]
     assert len(rows) == 4 and rows[3].split()[1:11] == ["C"] * 10 and rows[3].endswith("G")
