@@ -39,4 +39,11 @@ def test_offline_run_logs_config_and_metrics(tmp_path, monkeypatch):
                     {"global_step": 20, "eval/mean_return": 9.0}]
     (offline,) = (tmp_path / "wandb").glob(f"offline-run-*-{run_id}")
     assert any(offline.glob("*.wandb"))
-    assert json.loads(json.dumps(rows))  # plain JSON all the way
+    # plain JSON lines: one object per row, the keys in the order logged, an int step
+    text = (tmp_path / "metrics.jsonl").read_text()
+    assert text == (
+        '{"global_step": 10, "charts/SPS": 100.0, "losses/value_loss": 0.5}\n'
+        '{"global_step": 20, "eval/mean_return": 9.0}\n'
+    )
+    assert [json.loads(line) for line in text.splitlines()] == rows
+    assert [type(value) for value in rows[0].values()] == [int, float, float]

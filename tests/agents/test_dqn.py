@@ -1,5 +1,6 @@
-"""DQN: targets and losses by hand, bad input, target updates, save/load, exact resume and a
-learning test."""
+"""DQN: targets and losses by hand, update() and collect() on hand-made transitions (importance
+weights, priorities, double Q, truncation), bad input, target updates, save/load, exact resume
+and a learning test."""
 
 import os
 import signal
@@ -11,7 +12,6 @@ import torch
 
 import rlkit
 from rlkit.agents.dqn import (
-    DQN,
     double_q_values,
     linear_schedule,
     max_q_values,
@@ -163,11 +163,215 @@ def test_save_load_gives_identical_actions(tmp_path):
     )
 
 
-def test_discrete_action_space_with_offset():
-    agent = DQN("CartPole-v1", rlkit.make("dqn", "CartPole-v1", **SMALL).config)
-    agent.action_offset = 5
-    actions = agent.act(torch.zeros(4, 4), deterministic=True)
-    assert ((actions >= 5) & (actions < 7)).all()
+class OffsetBandit(gym.Env):
+    """One-step episodes with actions {-1, 0} (``Discrete(2, start=-1)``): action 0 pays 1,
+    action -1 pays 0, and any other action raises, so an agent that forgets the offset anywhere
+    (collecting, evaluating, predicting) cannot pass unnoticed."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2, start=-1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not in {self.action_space}")
+        return np.zeros(1, np.float32), float(action == 0), True, False, {}
+
+
+def test_discrete_action_space_with_offset(register_env):
+    env_id = register_env("test/OffsetBandit-v0", OffsetBandit)
+    agent = rlkit.make("dqn", env_id, seed=0, n_envs=2, learning_starts=16, train_freq=4,
+                       batch_size=8, buffer_size=64, gradient_steps=2, eval_freq=0,
+                       eval_episodes=2, approximator={"hidden_sizes": []})
+    assert agent.action_offset == -1
+    agent.learn(64)  # collect, update and a final evaluation, all on the env itself
+    assert agent.global_step == 64 and agent.n_updates > 0
+    assert agent.last_eval["mean_length"] == 1.0
+    # The buffer holds 0-based action indices, and the reward the env paid for each: index 1
+    # is env action 0, the one that pays 1 (one-step episodes: every other step autoresets).
+    n = len(agent.buffer)
+    assert n == 32
+    actions, rewards = agent.buffer.actions[:n], agent.buffer.rewards[:n]
+    assert set(actions.tolist()) == {0, 1}
+    np.testing.assert_array_equal(rewards, (actions == 1).astype(np.float32))
+    np.testing.assert_array_equal(agent.buffer.terminated[:n], 1.0)
+    # predict returns env actions: Q(s, .) = b (obs 0); the argmax index plus the offset
+    obs = np.zeros((3, 1), np.float32)
+    for bias, expected in (([0.0, 1.0], 0), ([1.0, 0.0], -1)):
+        with torch.no_grad():
+            agent.q_net.head.q.bias.copy_(torch.tensor(bias))
+        np.testing.assert_array_equal(agent.predict(obs), [expected] * 3)
+        assert agent.predict(obs[0]) == expected
+    sampled = agent.predict(np.zeros((64, 1), np.float32), deterministic=False)
+    assert set(sampled.tolist()) <= {-1, 0}
+
+
+# --- update() and collect() on hand-made transitions ------------------------------------------
+# A DQN whose Q network has no hidden layer, Q(s, .) = W s + b (W: 2 x 1, b: 2), on 1-d
+# observations; its parameters are set by hand, transitions are put into its buffer by hand,
+# and the loss, gradient and priorities of update() are compared with numbers worked out here.
+# mse loss l(d) = d^2 and no gradient clipping keep the gradient 2 w (Q - y) / n; PER with
+# alpha = 1 gives p = |delta| + eps. The gradient of the last gradient step stays in the
+# parameters' .grad after update() (FlatOptimizer zeroes it before a step, not after).
+LINEAR = dict(seed=0, buffer_size=16, batch_size=4, learning_starts=0, gradient_steps=1,
+              target_update_interval=10_000, loss="mse", max_grad_norm=None, gamma=0.5,
+              per_alpha=1.0, per_beta=1.0, per_eps=1e-6, eval_freq=0,
+              approximator={"hidden_sizes": []})
+
+
+def _linear_dqn(env_id, **overrides):
+    """A DQN agent as above, ready to train: past learning_starts, no target update due."""
+    agent = rlkit.make("dqn", env_id, **{**LINEAR, **overrides})
+    agent.global_step = agent._collect_start = 1
+    return agent
+
+
+def _set_q(net, weight, bias):
+    with torch.no_grad():
+        net.head.q.weight.copy_(torch.tensor(weight, dtype=torch.float32))
+        net.head.q.bias.copy_(torch.tensor(bias, dtype=torch.float32))
+
+
+def _add(agent, obs, actions, rewards, next_obs, terminated):
+    """Store transitions with scalar observations."""
+    def column(x):
+        return np.asarray(x, np.float32)[:, None]
+
+    agent.buffer.add(column(obs), np.asarray(actions, np.int64),
+                     np.asarray(rewards, np.float32), column(next_obs),
+                     np.asarray(terminated, np.float32))
+
+
+def _grads(agent):
+    head = agent.q_net.head.q
+    return head.weight.grad.numpy().ravel(), head.bias.grad.numpy()
+
+
+def test_update_applies_importance_weights(bandit, monkeypatch):
+    """PER: the step minimizes E[w_i (Q(s_i, a_i) - y_i)^2] with w_i = (p_i / min_j p_j)^-beta.
+
+    Q = 0 everywhere, and every transition is (s = 1, a = 0, r = 1, terminal), so y = 1:
+    L = mean_i w_i and dL/dW_00 = dL/db_0 = -2 mean_i w_i over the drawn batch. Priorities
+    1, 3, 3, 3 (alpha = 1) give weights 1, 1/3, 1/3, 1/3 (beta = 1); the draw from the last
+    of the 4 segments of the total priority 10, [7.5, 10), always hits the 4th transition, so
+    some w_i is 1/3 and the unweighted loss (1) and gradient (-2) differ from the right ones.
+    """
+    agent = _linear_dqn(bandit)
+    for net in (agent.q_net, agent.q_target):
+        _set_q(net, [[0.0], [0.0]], [0.0, 0.0])
+    _add(agent, [1] * 4, [0] * 4, [1] * 4, [0] * 4, [1] * 4)
+    agent.buffer.update_priorities(np.arange(4), np.array([1.0, 3.0, 3.0, 3.0]))
+    drawn = []
+    sample = agent.buffer.sample
+
+    def recording_sample(*args, **kwargs):
+        drawn.append(sample(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(agent.buffer, "sample", recording_sample)
+    out = agent.update()
+    (batch,) = drawn
+    w = np.where(batch.indices == 0, 1.0, 1.0 / 3.0)
+    assert batch.indices[-1] == 3 and w.min() < 1.0
+    np.testing.assert_allclose(batch.weights.numpy(), w, rtol=1e-5)
+    assert float(out["losses/td_loss"]) == pytest.approx(w.mean(), rel=1e-5)
+    weight_grad, bias_grad = _grads(agent)
+    np.testing.assert_allclose(weight_grad, [-2 * w.mean(), 0.0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(bias_grad, [-2 * w.mean(), 0.0], rtol=1e-5, atol=1e-7)
+
+
+def test_update_writes_new_priorities(bandit):
+    """After the step, the drawn transitions' priorities are (|Q(s, a) - y| + eps)^alpha with
+    that step's TD errors; alpha = 0.5 here. Q = 0 and terminal transitions: |delta| = r, so
+    rewards 4, 9, 16, 25 give priorities 2, 3, 4, 5. The four new transitions all enter with
+    priority 1, and a batch of 4 then draws each of them exactly once."""
+    agent = _linear_dqn(bandit, per_alpha=0.5)
+    for net in (agent.q_net, agent.q_target):
+        _set_q(net, [[0.0], [0.0]], [0.0, 0.0])
+    _add(agent, [1] * 4, [0, 1, 0, 1], [4, 9, 16, 25], [0] * 4, [1] * 4)
+    np.testing.assert_array_equal(agent.buffer.priorities(np.arange(4)), 1.0)
+    agent.update()
+    np.testing.assert_allclose(agent.buffer.priorities(np.arange(4)), [2, 3, 4, 5], rtol=1e-6)
+    assert agent.buffer.max_priority == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("prioritized", [True, False])
+@pytest.mark.parametrize("double_q, y", [(True, 1.0), (False, 2.5)])
+def test_update_uses_double_q_targets(bandit, prioritized, double_q, y):
+    """At s' = 1 the online net, Q(s', .) = (1, -1), picks action 0 and the target net,
+    Q_target(s', .) = (2, 5), says 2 for it: the double-Q value of s' is 2, the DQN value
+    max_b Q_target(s', b) is 5. With r = 0, gamma = 0.5 and Q(s = 0, a = 0) = b_0 = 0,
+    y = 1 (double Q) or 2.5 (DQN): L = y^2, dL/db_0 = -2 y (all transitions alike, all w = 1).
+    """
+    agent = _linear_dqn(bandit, prioritized=prioritized, double_q=double_q)
+    _set_q(agent.q_net, [[1.0], [-1.0]], [0.0, 0.0])
+    _set_q(agent.q_target, [[2.0], [5.0]], [0.0, 0.0])
+    _add(agent, [0] * 4, [0] * 4, [0] * 4, [1] * 4, [0] * 4)
+    out = agent.update()
+    assert float(out["losses/td_loss"]) == pytest.approx(y * y, rel=1e-6)
+    weight_grad, bias_grad = _grads(agent)
+    np.testing.assert_allclose(bias_grad, [-2 * y, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(weight_grad, [0.0, 0.0])  # s = 0
+    if prioritized:
+        np.testing.assert_allclose(agent.buffer.priorities(np.arange(4)), y, rtol=1e-5)
+
+
+# Counter env, reward 1 per step, obs = steps so far; 3-step episodes that end either in a
+# time-limit truncation or in a termination; gamma = 0.5. Per stored transition (two episodes,
+# the same three rows each): obs, G (discounted reward sum), next_obs, bootstrap discount.
+COUNTER_ROWS = {
+    1: dict(obs=[0, 1, 2], rewards=[1, 1, 1], next_obs=[1, 2, 3], discounts=[0.5, 0.5, 0.5]),
+    # n = 3: every transition runs to the episode's end at obs 3:
+    # G = 1 + .5 + .25, 1 + .5, 1 with discounts .5^3, .5^2, .5
+    3: dict(obs=[0, 1, 2], rewards=[1.75, 1.5, 1], next_obs=[3, 3, 3],
+            discounts=[0.125, 0.25, 0.5]),
+}
+# Priorities after one update with Q = 6 everywhere: |6 - (G + discount (1 - terminated) 6)|.
+# A truncation bootstraps from V(final obs) = 6; a termination does not.
+COUNTER_PRIORITIES = {
+    (1, "truncated"): [2, 2, 2],  # 6 - (1 + 3)
+    (1, "terminated"): [2, 2, 5],  # the last step: 6 - 1
+    (3, "truncated"): [3.5, 3, 2],  # 6 - (1.75 + .75), 6 - (1.5 + 1.5), 6 - (1 + 3)
+    (3, "terminated"): [4.25, 4.5, 5],  # 6 - 1.75, 6 - 1.5, 6 - 1
+}
+
+
+@pytest.mark.parametrize("n_step", [1, 3])
+@pytest.mark.parametrize("end", ["truncated", "terminated"])
+def test_collect_stores_truncation_as_non_terminal(counter, n_step, end):
+    """A time limit is no terminal state: collect() stores terminated = 0 with the true final
+    observation as next_obs, and update() bootstraps from it (1-step and n-step paths)."""
+    if end == "truncated":
+        env_id = counter(terminate_at=100, max_steps=3)
+    else:
+        env_id = counter(terminate_at=3, max_steps=100)
+    agent = rlkit.make("dqn", env_id, **{**LINEAR, "n_envs": 1, "train_freq": 8,
+                                         "batch_size": 6, "n_step": n_step})
+    for net in (agent.q_net, agent.q_target):
+        _set_q(net, [[0.0], [0.0]], [6.0, 6.0])
+    agent.runner = agent.make_runner()
+    agent.end_step = 8
+    agent.collect()  # 8 steps: episodes on steps 1-3 and 5-7; steps 4 and 8 only reset
+    assert agent.global_step == 8
+    buffer, rows = agent.buffer, COUNTER_ROWS[n_step]
+    assert len(buffer) == 6
+    np.testing.assert_array_equal(buffer.obs[:6, 0], rows["obs"] * 2)
+    np.testing.assert_array_equal(buffer.next_obs[:6, 0], rows["next_obs"] * 2)
+    np.testing.assert_allclose(buffer.rewards[:6], rows["rewards"] * 2)
+    if n_step > 1:
+        np.testing.assert_allclose(buffer.discounts[:6], rows["discounts"] * 2)
+    terminal = [0.0, 0.0, 1.0] if n_step == 1 else [1.0, 1.0, 1.0]
+    expected = [0.0] * 3 if end == "truncated" else terminal
+    np.testing.assert_array_equal(buffer.terminated[:6], expected * 2)
+
+    # one gradient step on a batch of all 6 (equal priorities: each drawn once)
+    agent.update()
+    assert agent.n_updates == 1
+    np.testing.assert_allclose(buffer.priorities(np.arange(6)),
+                               COUNTER_PRIORITIES[n_step, end] * 2, rtol=1e-5)
 
 
 @pytest.mark.numerics

@@ -1,4 +1,5 @@
-"""PPO: the clipped loss by hand, save/load, resume, reproducibility and a learning test."""
+"""PPO: the clipped loss by hand, update() on hand-made rollouts (clipping, value clipping, KL
+early stop, advantage normalization), save/load, resume, reproducibility and a learning test."""
 
 
 import numpy as np
@@ -38,6 +39,139 @@ def test_value_loss_clipping_by_hand():
     values = torch.tensor([1.2, 0.0])  # clipped 1.2 (inside), max(1.44, 1.44)
     returns = torch.tensor([3.0, 0.0])  # (1.2 - 3)^2 = 3.24, clipped 1.2 too -> 3.24 / 2
     assert value_loss(values, old, returns, 0.5).item() == pytest.approx(3.24 / 2)
+
+
+# --- update() on a hand-made rollout ---------------------------------------------------------
+# PPO with linear heads (no hidden layer) on the bandit's 1-d observations: logits = W s + b,
+# V = w s + c. A rollout of 4 steps is written into its buffer by hand, all with obs 1; the old
+# log-probabilities are set from the current policy so that the first ratio r = pi / pi_old is
+# what a test asks for. No entropy bonus and no effective gradient clipping, so the policy's
+# gradient comes from the surrogate alone and the critic's from the value loss alone.
+CRAFTED = dict(seed=0, n_envs=1, n_steps=4, batch_size=4, n_epochs=1, learning_rate=0.01,
+               ent_coef=0.0, max_grad_norm=1e6, normalize_advantage=False, eval_freq=0,
+               approximator={"hidden_sizes": []})
+
+
+def _crafted_ppo(env_id, **overrides):
+    return rlkit.make("ppo", env_id, **{**CRAFTED, **overrides})
+
+
+def _fill(agent, actions, advantages, ratio=1.0, values=0.0, returns=0.0):
+    """Write a rollout with obs 1 and old log-probs log pi(a|s) - log(ratio), from the policy
+    as it is now (set its parameters first)."""
+    buffer, n = agent.buffer, len(actions)
+    assert n == buffer.n_steps
+    obs, acts = torch.ones(n, 1), torch.tensor(actions)
+    with torch.no_grad():
+        log_probs, _, _ = agent.policy.evaluate_actions(obs, acts)
+    buffer.obs[:, 0] = obs.numpy()
+    buffer.actions[:, 0] = acts.numpy()
+    buffer.log_probs[:, 0] = log_probs.numpy() - np.log(np.broadcast_to(ratio, n))
+    buffer.advantages[:, 0] = advantages
+    buffer.values[:, 0] = values
+    buffer.returns[:, 0] = returns
+    buffer.valid[:] = True
+    buffer.pos = n
+
+
+def _snapshot(parameters):
+    return [p.detach().clone() for p in parameters]
+
+
+def _unchanged(parameters, before):
+    return all(torch.equal(p, b) for p, b in zip(parameters, before, strict=True))
+
+
+def test_clipped_samples_give_the_policy_no_gradient(bandit):
+    """Every sample starts outside the clip range on the side where the clipped term is the
+    minimum: r = 2 with A = +1 and r = 1/2 with A = -1 (eps = 0.2). min(r A, clip(r) A) is then
+    clip(r) A, constant in the policy's parameters: its gradient is exactly zero, Adam's step on
+    it too, and the policy stays where it is for every epoch. Policy loss
+    -(1.2 + 1.2 - 0.8 - 0.8) / 4 = -0.2 (the unclipped surrogate: -(2 + 2 - .5 - .5) / 4)."""
+    actions, advantages = [1, 1, 0, 0], [1.0, 1.0, -1.0, -1.0]
+    agent = _crafted_ppo(bandit, n_epochs=4)
+    _fill(agent, actions, advantages, ratio=[2.0, 2.0, 0.5, 0.5])
+    before = _snapshot(agent.policy.actor_parameters())
+    out = agent.update()
+    assert agent.n_updates == 4
+    assert out["losses/clip_fraction"] == 1.0
+    assert out["losses/policy_loss"] == pytest.approx(-0.2, rel=1e-5)
+    assert _unchanged(agent.policy.actor_parameters(), before)
+    # the same rollout with r = 1 (inside the range) does move the policy
+    agent = _crafted_ppo(bandit, n_epochs=4)
+    _fill(agent, actions, advantages, ratio=1.0)
+    before = _snapshot(agent.policy.actor_parameters())
+    out = agent.update()
+    assert out["losses/clip_fraction"] < 1.0
+    assert not _unchanged(agent.policy.actor_parameters(), before)
+
+
+@pytest.mark.parametrize("clip_range_vf, loss", [(0.2, 219.04), (None, 100.0)])
+def test_value_clipping_in_update(bandit, clip_range_vf, loss):
+    """V(s) = 0 now, V_old = 5, R = -10. Unclipped: (0 - (-10))^2 = 100. Clipped:
+    V_old + clip(V - V_old, -.2, .2) = 4.8, max((0 + 10)^2, (4.8 + 10)^2) = 14.8^2 = 219.04,
+    the clipped term, whose gradient is zero (its clamp is active): the critic does not move.
+    Without clipping it moves toward R."""
+    agent = _crafted_ppo(bandit, clip_range_vf=clip_range_vf)
+    with torch.no_grad():
+        agent.policy.value.value.weight.zero_()
+        agent.policy.value.value.bias.zero_()
+    _fill(agent, [1, 1, 0, 0], [1.0, 1.0, -1.0, -1.0], values=5.0, returns=-10.0)
+    critic = agent.policy.critic_parameters()
+    before = _snapshot(critic)
+    out = agent.update()
+    assert out["losses/value_loss"] == pytest.approx(loss, rel=1e-5)
+    assert _unchanged(critic, before) == (clip_range_vf is not None)
+    with torch.no_grad():
+        value = float(agent.policy.get_value(torch.ones(1, 1))[0])
+    if clip_range_vf is None:
+        assert value < 0.0
+    else:
+        assert value == 0.0
+
+
+@pytest.mark.parametrize("target_kl, n_updates", [(0.01, 2), (0.25, 10), (None, 10)])
+def test_target_kl_stops_the_epochs_early(bandit, target_kl, n_updates):
+    """r = 2 with A > 0 in every sample: clipped, so the policy never moves (see above), and
+    every minibatch has approx KL = (r - 1) - log r = 1 - log 2 = 0.307. 1.5 x 0.01 < 0.307:
+    stop after the first epoch (2 minibatches of 2); 1.5 x 0.25 = 0.375 > 0.307 and None:
+    all 5 epochs."""
+    agent = _crafted_ppo(bandit, n_epochs=5, batch_size=2, target_kl=target_kl)
+    _fill(agent, [1, 1, 0, 0], [1.0] * 4, ratio=2.0)
+    out = agent.update()
+    assert agent.n_updates == n_updates
+    assert out["losses/approx_kl"] == pytest.approx(1 - np.log(2), rel=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [4, 2])  # one minibatch (normalized once) or two
+@pytest.mark.parametrize("normalize", [True, False])
+def test_advantage_normalization_in_the_policy_loss(bandit, batch_size, normalize):
+    """A = 1, 2, 3, 4 with r = 1 (a tiny learning rate keeps r at 1 across minibatches):
+    policy loss = -mean(A'). Standardized per minibatch, mean(A') = 0; raw, -mean(A) = -2.5."""
+    agent = _crafted_ppo(bandit, learning_rate=1e-9, batch_size=batch_size,
+                         normalize_advantage=normalize)
+    _fill(agent, [1, 1, 0, 0], [1.0, 2.0, 3.0, 4.0])
+    out = agent.update()
+    assert agent.n_updates == 4 // batch_size
+    assert out["losses/policy_loss"] == pytest.approx(0.0 if normalize else -2.5, abs=1e-5)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_advantage_normalization_scales_the_policy_gradient(bandit, normalize):
+    """pi uniform (logits 0), obs 1, actions 1, 1, 0, 0, A = 1, 2, 3, 4, r = 1:
+    dL/db_1 = -mean_i A'_i (1[a_i = 1] - 1/2) = -((A'_1 + A'_2) - (A'_3 + A'_4)) / 8 = -dL/db_0
+    and dL/dW = dL/db (s = 1). Raw A: 4 / 8 = 0.5. Standardized, A' = (A - 2.5) / std(A) with
+    std(A) = sqrt(5 / 3) (n - 1 in the denominator): 0.5 / sqrt(5 / 3) = 0.387."""
+    agent = _crafted_ppo(bandit, normalize_advantage=normalize)
+    with torch.no_grad():
+        agent.policy.policy.logits.weight.zero_()
+        agent.policy.policy.logits.bias.zero_()
+    _fill(agent, [1, 1, 0, 0], [1.0, 2.0, 3.0, 4.0])
+    agent.update()
+    g = 0.5 / np.sqrt(5 / 3) if normalize else 0.5
+    head = agent.policy.policy.logits
+    np.testing.assert_allclose(head.bias.grad.numpy(), [-g, g], rtol=1e-5)
+    np.testing.assert_allclose(head.weight.grad.numpy().ravel(), [-g, g], rtol=1e-5)
 
 
 def test_save_load_gives_identical_actions(tmp_path):
