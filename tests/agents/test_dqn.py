@@ -137,7 +137,7 @@ def test_target_network_hard_and_polyak_updates(dueling):
 
 
 def test_several_envs_fill_one_buffer_without_autoreset_steps():
-    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=3, **SMALL)
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=3, **{**SMALL, "n_step": 1})
     agent.learn(300)
     runner = agent.runner
     assert agent.global_step == 300
