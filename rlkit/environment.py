@@ -88,7 +88,7 @@ def make_vec_env(
     vector_kwargs: dict[str, Any] = {}
     if vectorization != "vector_entry_point":
         vector_kwargs["autoreset_mode"] = AutoresetMode.NEXT_STEP
-    try:
+    with _construction_errors(env_id, kwargs):
         env = gym.make_vec(
             env_id,
             num_envs=n_envs,
@@ -96,10 +96,6 @@ def make_vec_env(
             vector_kwargs=vector_kwargs or None,
             **kwargs,
         )
-    except TypeError as exc:
-        raise RlkitError(f"could not make '{env_id}' with env_kwargs {kwargs}: {exc}") from None
-    except gym.error.DependencyNotInstalled as exc:
-        raise RlkitError(f"'{env_id}' needs an extra package: {exc}") from None
     if env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) != AutoresetMode.NEXT_STEP:
         env.close()
         raise RlkitError(f"'{env_id}' vector env does not use next-step autoreset")
@@ -109,15 +105,22 @@ def make_vec_env(
     return env
 
 
-def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
-    """One ``env_id`` env; a one-line error when the env does not take ``env_kwargs``."""
-    check_env_id(env_id)
+@contextmanager
+def _construction_errors(env_id: str, env_kwargs: dict[str, Any] | None) -> Iterator[None]:
+    """An env that does not take ``env_kwargs``, or lacks a package, as a one-line error."""
     try:
-        return gym.make(env_id, **(env_kwargs or {}))
+        yield
     except TypeError as exc:  # an env_kwargs key the env does not take
         raise RlkitError(f"could not make '{env_id}' with env_kwargs {env_kwargs}: {exc}") from None
     except gym.error.DependencyNotInstalled as exc:
         raise RlkitError(f"'{env_id}' needs an extra package: {exc}") from None
+
+
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """One ``env_id`` env; a one-line error when the env does not take ``env_kwargs``."""
+    check_env_id(env_id)
+    with _construction_errors(env_id, env_kwargs):
+        return gym.make(env_id, **(env_kwargs or {}))
 
 
 def single_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None):
