@@ -121,3 +121,43 @@ def interrupt_and_resume(tmp_path, monkeypatch):
         return full, resumed
 
     return run
+
+
+@pytest.fixture
+def learns(request):
+    """``learns(algo, env_id, seed=, bar=, budget=None, **switches) -> agent``: a learning test.
+
+    Trains the shipped tuned config for ``env_id`` (``budget`` may lower its total_timesteps;
+    ``switches`` may only be settings that must not change the outcome, such as fast_paths)
+    and asserts that a deterministic evaluation (``episodes``, default the config's
+    eval_episodes) reaches ``bar`` while the same config untrained, evaluated on the same
+    episodes, does not: a bar an untrained network passes
+    tests nothing. With ``RLKIT_LEARNING_LOG=FILE`` each run appends one JSON line with both
+    scores (benchmarks/learning_tests.py collects them under every ATEN_CPU_CAPABILITY).
+    """
+    import json
+
+    import rlkit
+    from rlkit.evaluation import evaluate
+
+    def run(algo, env_id, *, seed, bar, budget=None, episodes=None, **switches):
+        untrained_agent = rlkit.make(algo, env_id, seed=seed, **switches)
+        episodes = episodes or untrained_agent.config.eval_episodes
+        untrained = evaluate(untrained_agent, episodes)["mean_return"]
+        agent = rlkit.make(algo, env_id, seed=seed, eval_freq=0, **switches)
+        agent.learn(budget)
+        trained = evaluate(agent, episodes)["mean_return"]
+        log = os.environ.get("RLKIT_LEARNING_LOG")
+        if log:
+            with open(log, "a") as file:
+                file.write(json.dumps({
+                    "test": request.node.nodeid, "algo": algo, "env": env_id, "seed": seed,
+                    "steps": agent.global_step, "bar": bar,
+                    "untrained": untrained, "trained": trained,
+                    "capability": os.environ.get("ATEN_CPU_CAPABILITY", "native"),
+                    **switches}) + "\n")
+        assert untrained < bar, f"an untrained network already scores {untrained}"
+        assert trained >= bar, f"seed {seed}: {trained} < {bar} after {agent.global_step} steps"
+        return agent
+
+    return run

@@ -88,6 +88,48 @@ def test_one_update_moves_probability_toward_the_better_arm(bandit, optimizer):
     assert after > before + 0.003
 
 
+@pytest.mark.parametrize("optimizer, kind", [("rmsprop", torch.optim.RMSprop),
+                                             ("adam", torch.optim.Adam)])
+def test_optimizer_key_picks_the_update_rule(bandit, optimizer, kind):
+    """One step from a gradient g: RMSprop moves each weight by -lr g / (sqrt((1 - alpha) g^2)
+    + eps) = -lr / sqrt(1 - alpha) = -10 lr for |g| >> eps (alpha = 0.99); Adam's first step is
+    -lr g / (|g| + eps), about -lr. The logits' bias has gradient -(A_1 - A_0) / 2 pi(1 -
+    pi) != 0 on the bandit's first rollout, so its step tells the rules apart."""
+    agent = rlkit.make("a2c", bandit, seed=0, n_envs=16, n_steps=2, learning_rate=0.01,
+                       optimizer=optimizer, max_grad_norm=1e6, eval_freq=0)
+    assert isinstance(agent.optimizer.optimizer, kind)
+    agent.runner = agent.make_runner()
+    bias = agent.policy.policy.logits.bias
+    before = bias.detach().clone()
+    agent.collect()
+    agent.update()
+    step = (bias.detach() - before).abs()
+    expected = 0.1 if optimizer == "rmsprop" else 0.01
+    np.testing.assert_allclose(step.numpy(), [expected, expected], rtol=1e-2)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_advantage_normalization_in_the_policy_loss(bandit, normalize):
+    """A rollout written by hand: obs 1, actions 1, 1, 0, 0, A = 1, 2, 3, 4, pi uniform
+    (logits 0, so log pi = log 1/2 for every action). Policy loss -mean(A' log pi): raw,
+    2.5 log 2; standardized A' has mean 0, so the loss is 0."""
+    agent = rlkit.make("a2c", bandit, seed=0, n_envs=1, n_steps=4, normalize_advantage=normalize,
+                       eval_freq=0, approximator={"hidden_sizes": []})
+    with torch.no_grad():
+        agent.policy.policy.logits.weight.zero_()
+        agent.policy.policy.logits.bias.zero_()
+    buffer = agent.buffer
+    buffer.obs[:, 0] = 1.0
+    buffer.actions[:, 0] = [1, 1, 0, 0]
+    buffer.advantages[:, 0] = [1.0, 2.0, 3.0, 4.0]
+    buffer.returns[:, 0] = 0.0
+    buffer.valid[:] = True
+    buffer.pos = 4
+    out = agent.update()
+    expected = 0.0 if normalize else 2.5 * np.log(2)
+    assert float(out["losses/policy_loss"]) == pytest.approx(expected, abs=1e-6)
+
+
 def test_save_load_gives_identical_actions(tmp_path):
     agent = rlkit.make("a2c", "CartPole-v1", seed=3, **SMALL)
     agent.learn(256)
@@ -138,9 +180,11 @@ def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, op
 
 
 @pytest.mark.slow
-def test_a2c_learns_cartpole():
-    """Tuned CartPole config, seed 0: deterministic eval return far above random (~20) in 20k
-    steps (seeds 0, 1, 3 gave 500, 251, 356 there)."""
-    agent = rlkit.make("a2c", "CartPole-v1", seed=0, eval_freq=0)
-    agent.learn(20_000)
-    assert agent.last_eval["mean_return"] >= 200
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "plain"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a2c_learns_cartpole(learns, seed, fast_paths):
+    """The shipped CartPole config as it ships (100k steps; 6 s). Measured 2026-11-26 for
+    seeds 0 / 1 / 2: untrained 29.6 / 66.0 / 138.5, trained 500 / 500 / 500 under every
+    ATEN_CPU_CAPABILITY. With a lowered budget A2C's greedy policy still swings between ~70 and
+    500 from one evaluation to the next (seed 0 at 40k steps: 101.5), so the budget stays."""
+    learns("a2c", "CartPole-v1", seed=seed, bar=400, fast_paths=fast_paths)

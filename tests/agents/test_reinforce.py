@@ -66,10 +66,14 @@ def test_truncated_episodes_bootstrap_only_from_a_learned_value(counter, baselin
     np.testing.assert_allclose(agent._returns(batch)[batch.mask], expected)
 
 
+@pytest.mark.parametrize("normalize", [False, True])
 @pytest.mark.parametrize("baseline, b", [("none", 0.0), ("mean", 4.25 / 3), ("value", 4.0)])
-def test_policy_loss_uses_return_minus_baseline(counter, baseline, b):
-    """Two 3-step episodes: G = [1.75, 1.5, 1] twice; mean baseline = batch mean 4.25 / 3."""
-    agent = _collected(counter(terminate_at=3, max_steps=10), baseline=baseline)
+def test_policy_loss_uses_return_minus_baseline(counter, baseline, b, normalize):
+    """Two 3-step episodes: G = [1.75, 1.5, 1] twice; mean baseline = batch mean 4.25 / 3.
+    With normalize_advantage, G - b is standardized: (x - mean x) / std x, the same for every
+    baseline (b is one number for all steps here)."""
+    agent = _collected(counter(terminate_at=3, max_steps=10), baseline=baseline,
+                       normalize_advantage=normalize)
     _constant_value(agent, 4.0)
     agent.collect()
     with torch.no_grad():
@@ -78,13 +82,33 @@ def test_policy_loss_uses_return_minus_baseline(counter, baseline, b):
         log_probs, _, _ = agent.policy.evaluate_actions(obs, actions)
     returns = torch.tensor([1.75, 1.5, 1, 1.75, 1.5, 1])
     metrics = agent.update()
-    expected = -(log_probs * (returns - b)).mean()
-    assert float(metrics["losses/policy_loss"]) == pytest.approx(float(expected), rel=1e-5)
+    advantages = returns - b
+    if normalize:  # G - mean G = [4, 1, -5] / 12 twice; std with n - 1 = 5: sqrt(84 / 144 / 5)
+        std = np.sqrt(2 * (16 + 1 + 25) / 144 / 5)
+        advantages = torch.tensor([4, 1, -5, 4, 1, -5]) / 12 / std
+    expected = -(log_probs * advantages).mean()
+    # abs: standardized, the terms (about 0.7 each) cancel to about 1e-4
+    assert float(metrics["losses/policy_loss"]) == pytest.approx(float(expected), rel=1e-5,
+                                                                  abs=1e-6)
     if baseline == "value":
         value_loss = float((4 - returns).pow(2).mean())
         assert float(metrics["losses/value_loss"]) == pytest.approx(value_loss)
     if baseline == "mean":
         assert agent.mean_return == pytest.approx(4.25 / 3)
+
+
+@pytest.mark.parametrize("value_lr", [None, 0.1])
+def test_value_learning_rate_is_the_critics_step_size(counter, value_lr):
+    """The critic's optimizer steps with value_learning_rate, or with learning_rate when it is
+    None. V = 4 everywhere and G <= 1.75: the value loss pushes V's bias down, and Adam's first
+    step moves it by about its step size (|g| >> eps)."""
+    agent = _collected(counter(terminate_at=3, max_steps=10), learning_rate=1e-3,
+                       value_learning_rate=value_lr, max_grad_norm=1e6)
+    _constant_value(agent, 4.0)
+    agent.collect()
+    agent.update()
+    step = 4.0 - float(agent.policy.value.value.bias.detach())
+    assert step == pytest.approx(1e-3 if value_lr is None else 0.1, rel=1e-3)
 
 
 def _prob_of_arm_1(agent) -> float:
@@ -164,11 +188,13 @@ def test_bad_config_is_one_clear_error():
 
 
 @pytest.mark.slow
-def test_reinforce_learns_cartpole():
-    """Tuned CartPole config (learned baseline), seed 0: far above random (~20) in 25k steps."""
-    agent = rlkit.make("reinforce", "CartPole-v1", seed=0, eval_freq=0)
-    agent.learn(25_000)
-    assert agent.last_eval["mean_return"] >= 100
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "plain"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reinforce_learns_cartpole(learns, seed, fast_paths):
+    """The shipped CartPole config (learned baseline) as it ships (300k steps; 9 s). Measured
+    2026-11-26 for seeds 0 / 1 / 2: untrained 29.6 / 66.0 / 138.5, trained 500 / 500 / 500.
+    (The old bar of 100 after 25k steps was passed by seed 2's untrained network.)"""
+    learns("reinforce", "CartPole-v1", seed=seed, bar=400, fast_paths=fast_paths)
 
 
 @pytest.mark.parametrize("budget", [1000, 2048, 130])

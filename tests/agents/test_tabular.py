@@ -3,7 +3,6 @@ the acceptance learning checks on Rooms, RandomWalk, Taxi, CliffWalking and Froz
 
 import os
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from rlkit.agents.tabular import (
 )
 from rlkit.envs import RandomWalkEnv, RoomsEnv
 from rlkit.errors import ConfigError, RlkitError
-from rlkit.evaluation import evaluate
 from rlkit.metrics import read_metrics
 from rlkit.rollout import Step
 
@@ -301,19 +299,17 @@ def test_td0_evaluates_a_saved_greedy_policy(tmp_path):
 
 
 # --- acceptance: learning within the configured budgets -------------------------------------
-def _train(algo, env_id, seed=0):
-    agent = rlkit.make(algo, env_id, seed=seed)
-    start = time.perf_counter()
-    agent.learn()
-    seconds = time.perf_counter() - start
-    assert agent.global_step == agent.config.total_timesteps
-    assert seconds < 60, f"{algo} on {env_id} took {seconds:.0f} s"
-    return agent
+# The shipped configs as they ship, seeds 0-2. Untrained figures (2026-11-26) in docstrings.
+SEEDS = pytest.mark.parametrize("seed", [0, 1, 2])
 
 
 @pytest.mark.slow
-def test_qlearning_rooms_converges_to_the_notes_table():
-    agent = _train("qlearning", "rlkit/Rooms-v0")
+@SEEDS
+def test_qlearning_rooms_converges_to_the_notes_table(seed):
+    """Untrained, every entry is the initial value, 100 after normalizing: no notes value but
+    100 matches."""
+    agent = rlkit.make("qlearning", "rlkit/Rooms-v0", seed=seed)
+    agent.learn()
     q = agent.table.values
     normalized = 100 * q / q.max()
     doors = RoomsEnv.R != -1
@@ -328,25 +324,35 @@ def test_qlearning_rooms_converges_to_the_notes_table():
 
 
 @pytest.mark.slow
-def test_td0_random_walk_rms_below_005():
-    agent = _train("td0", "rlkit/RandomWalk-v0")
+@SEEDS
+def test_td0_random_walk_rms_below_005(seed):
+    """Untrained RMS error 0.553 for every seed (the table starts at 0); trained (2026-11-26)
+    0.021 / 0.009 / 0.006 for seeds 0 / 1 / 2."""
+    agent = rlkit.make("td0", "rlkit/RandomWalk-v0", seed=seed)
+    assert rms_error(agent.table.values, RandomWalkEnv.TRUE_VALUES) >= 0.05
+    agent.learn()
     assert rms_error(agent.table.values, RandomWalkEnv.TRUE_VALUES) < 0.05
 
 
 @pytest.mark.slow
-def test_qlearning_taxi_greedy_return_at_least_7():
-    agent = _train("qlearning", "Taxi-v4")
-    assert evaluate(agent, 100)["mean_return"] >= 7
+@SEEDS
+def test_qlearning_taxi_greedy_return_at_least_7(learns, seed):
+    """Greedy return over 100 episodes (2026-11-26, seeds 0 / 1 / 2): untrained -200 (every
+    episode runs into the time limit), trained 7.98 / 8.08 / 8.05."""
+    learns("qlearning", "Taxi-v4", seed=seed, bar=7, episodes=100)
 
 
 @pytest.mark.slow
-def test_qlearning_cliff_walking_takes_the_optimal_path():
-    agent = _train("qlearning", "CliffWalking-v1")
-    stats = evaluate(agent, 10)
-    assert stats["returns"] == [-13.0] * 10
+@SEEDS
+def test_qlearning_cliff_walking_takes_the_optimal_path(learns, seed):
+    """-13 is the best return there is, so a mean of -13 means every episode took the optimal
+    path. Untrained -500 (the time limit) for seeds 0-2; trained -13 (2026-11-26)."""
+    learns("qlearning", "CliffWalking-v1", seed=seed, bar=-13, episodes=10)
 
 
 @pytest.mark.slow
-def test_qlearning_frozen_lake_success_rate_at_least_070():
-    agent = _train("qlearning", "FrozenLake-v1")
-    assert evaluate(agent, 1000)["mean_return"] >= 0.70
+@SEEDS
+def test_qlearning_frozen_lake_success_rate_at_least_070(learns, seed):
+    """Success rate over 1000 episodes (2026-11-26, seeds 0 / 1 / 2): untrained 0.0, trained
+    0.729 / 0.729 / 0.743 (the optimal policy succeeds about 74 % of the time)."""
+    learns("qlearning", "FrozenLake-v1", seed=seed, bar=0.70, episodes=1000)

@@ -111,14 +111,17 @@ def test_optimism_wears_off_by_gamma_per_visit():
 
 
 # --- acceptance: learning on lakes nobody tuned for ------------------------------------------
-# (size, map seed, agent seed): one map of each size 4..8 and the 8x8 map of the issue report
-# (seed 0, where the best policy succeeds only 14 % of the time); the agent seeds 0-2 take
-# turns. Every map passes for each of the seeds 0-2 (measured when the defaults were chosen).
-LAKES = [(4, 4, 0), (5, 5, 1), (6, 6, 2), (7, 7, 0), (8, 8, 1), (8, 0, 2)]
+# (size, map seed): one map of each size 4..8 and the 8x8 map of the issue report (seed 0,
+# where the best policy succeeds only 14 % of the time); each with the agent seeds 0-2.
+# Measured 2026-11-26, as a fraction of the optimal success rate: untrained 0.0 on every map
+# and seed; trained 1.0 (4x4, 5x5 and the 8x8 of map seed 8), 0.97-0.99 (6x6), 0.91-0.92
+# (7x7) and 0.89-0.94 (the 8x8 of map seed 0) over seeds 0-2.
+LAKES = [(4, 4), (5, 5), (6, 6), (7, 7), (8, 8), (8, 0)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size, map_seed, seed", LAKES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("size, map_seed", LAKES)
 def test_qlearning_defaults_reach_80_percent_of_optimal_on_random_lakes(size, map_seed, seed):
     env_kwargs = _lake(size, map_seed)
     agent = rlkit.make("qlearning", ENV_ID, seed=seed, env_kwargs=env_kwargs, eval_freq=0)
