@@ -32,3 +32,27 @@ def test_discrete_observations_are_one_hot_encoded():
 def test_unknown_torso_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown approximator 'transformer'"):
         build_torso(gym.spaces.Box(-1, 1, (3,)), ApproximatorConfig(type="transformer"))
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid",
+                                        "silu"])
+def test_mlp_computes_the_configured_layers(activation, layer_norm):
+    """h = f(LN(W x + b)) per hidden layer, f the named activation, LN the layer norm (zero
+    mean, unit variance over the units, then its affine map, identity at init) when asked."""
+    functions = {"tanh": torch.tanh, "relu": torch.relu, "elu": torch.nn.functional.elu,
+                 "gelu": torch.nn.functional.gelu, "sigmoid": torch.sigmoid,
+                 "leaky_relu": torch.nn.functional.leaky_relu, "silu": torch.nn.functional.silu}
+    config = ApproximatorConfig(hidden_sizes=[6, 5], activation=activation, layer_norm=layer_norm)
+    torso = build_torso(gym.spaces.Box(-1, 1, (3,)), config)
+    x = torch.randn(4, 3)
+    expected = x
+    for linear in [m for m in torso.modules() if isinstance(m, torch.nn.Linear)]:
+        z = expected @ linear.weight.T + linear.bias
+        if layer_norm:
+            z = (z - z.mean(-1, keepdim=True)) / torch.sqrt(z.var(-1, unbiased=False,
+                                                               keepdim=True) + 1e-5)
+        expected = functions[activation](z)
+    with torch.no_grad():
+        torch.testing.assert_close(torso(x), expected)
+    assert torso.out_dim == 5
