@@ -257,7 +257,10 @@ def _layer(data: dict[str, Any], env_id: str) -> dict[str, Any]:
                 f"{', '.join(sorted(extra))}"
             )
         merged = dict(data.get("defaults") or {})
-        return _merge(merged, (data.get("envs") or {}).get(env_id) or {})
+        envs = data.get("envs") or {}
+        # a user's env by "module:EnvId" may be listed under either form
+        entry = envs.get(env_id) or envs.get(env_id.rpartition(":")[2])
+        return _merge(merged, entry or {})
     return data
 
 
