@@ -25,8 +25,8 @@ from rlkit.errors import ConfigError
 class ApproximatorConfig:
     """Which torso maps observations to features (heads sit on top)."""
 
-    type: Literal["mlp"] = "mlp"
-    """torso kind; later issues add linear, bayes_linear, cnn, lstm, gru, attention, vae"""
+    type: Literal["mlp", "lstm", "gru", "rnn"] = "mlp"
+    """torso kind: a feed-forward ``mlp``, or a recurrent ``lstm``, ``gru`` or (Elman) ``rnn``"""
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     """widths of the hidden layers"""
     activation: Literal["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid", "silu"] = "tanh"
@@ -35,6 +35,24 @@ class ApproximatorConfig:
     """LayerNorm after each hidden linear layer"""
     dropout: float = 0.0
     """dropout probability after each hidden layer (0 disables)"""
+    hidden_size: int = 64
+    """recurrent torsos: units of the recurrent cell (the size of the features)"""
+    num_layers: int = 1
+    """recurrent torsos: stacked recurrent layers"""
+    encoder: ApproximatorConfig | None = None
+    """recurrent torsos: a feed-forward torso applied to each observation before the cell
+    (e.g. ``{type: mlp, hidden_sizes: [64]}``); none feeds the observation itself"""
+
+    def validate(self) -> None:
+        if self.hidden_size < 1 or self.num_layers < 1:
+            raise ConfigError("config keys 'approximator.hidden_size' and "
+                              "'approximator.num_layers' must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"config key 'approximator.dropout' must lie in [0, 1), "
+                              f"got {self.dropout}")
+        if self.encoder is not None and self.encoder.type != "mlp":
+            raise ConfigError(f"an approximator's encoder must be feed-forward (mlp), "
+                              f"got '{self.encoder.type}'")
 
 
 @dataclass

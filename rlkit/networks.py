@@ -16,13 +16,23 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlkit import fast
-from rlkit.approximators import build_torso, orthogonal_init
+from rlkit.approximators import FeedForward, build_torso, orthogonal_init
 from rlkit.config import ApproximatorConfig
-from rlkit.errors import RlkitError
+from rlkit.errors import ConfigError, RlkitError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 LossGradient = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None],
                         tuple[torch.Tensor, torch.Tensor]]
+
+
+def feed_forward_torso(obs_space: gym.Space, approximator: ApproximatorConfig,
+                       hint: str) -> nn.Module:
+    """A torso without memory, or a one-line error: the rollout core does not carry a
+    recurrent torso's state through collection and updates yet."""
+    torso = build_torso(obs_space, approximator)
+    if not isinstance(torso, FeedForward):
+        raise ConfigError(f"approximator '{approximator.type}' is a memory torso, {hint}")
+    return torso
 
 
 def check_action_space(space: gym.Space, algo: str, supported: tuple[type, ...]) -> None:
@@ -103,7 +113,8 @@ class ActorCritic(nn.Module):
         log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
-        self.actor_torso = build_torso(obs_space, approximator)
+        hint = "which rlkit's agents cannot carry through rollouts yet; use mlp"
+        self.actor_torso = feed_forward_torso(obs_space, approximator, hint)
         self.critic_torso = (
             self.actor_torso if share_torso else build_torso(obs_space, approximator)
         )
@@ -195,7 +206,9 @@ class QNetwork(nn.Module):
         dueling: bool = False,
     ) -> None:
         super().__init__()
-        self.torso = build_torso(obs_space, approximator)
+        self.torso = feed_forward_torso(
+            obs_space, approximator, "and DQN learns from single transitions; use a feed-forward "
+            "approximator (mlp), or ppo or a2c for memory")
         head = DuelingQHead if dueling else QHead
         self.head = head(self.torso.out_dim, n_actions)
         self.fast_acting = fast.enabled("numpy_acting")
