@@ -25,8 +25,9 @@ from rlkit.errors import ConfigError
 class ApproximatorConfig:
     """Which torso maps observations to features (heads sit on top)."""
 
-    type: Literal["mlp", "lstm", "gru", "rnn"] = "mlp"
-    """torso kind: a feed-forward ``mlp``, or a recurrent ``lstm``, ``gru`` or (Elman) ``rnn``"""
+    type: Literal["mlp", "lstm", "gru", "rnn", "attention"] = "mlp"
+    """torso kind: a feed-forward ``mlp``; with memory, a recurrent ``lstm``, ``gru`` or
+    (Elman) ``rnn``, or causal self-``attention`` over the last steps of the episode"""
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     """widths of the hidden layers"""
     activation: Literal["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid", "silu"] = "tanh"
@@ -36,17 +37,25 @@ class ApproximatorConfig:
     dropout: float = 0.0
     """dropout probability after each hidden layer (0 disables)"""
     hidden_size: int = 64
-    """recurrent torsos: units of the recurrent cell (the size of the features)"""
+    """memory torsos: units of the recurrent cell, or the attention's model width (the size
+    of the features)"""
     num_layers: int = 1
-    """recurrent torsos: stacked recurrent layers"""
+    """memory torsos: stacked recurrent layers, or transformer blocks"""
     encoder: ApproximatorConfig | None = None
-    """recurrent torsos: a feed-forward torso applied to each observation before the cell
-    (e.g. ``{type: mlp, hidden_sizes: [64]}``); none feeds the observation itself"""
+    """memory torsos: a feed-forward torso applied to each observation first (e.g.
+    ``{type: mlp, hidden_sizes: [64]}``); none feeds the observation itself"""
+    context: int = 16
+    """attention: how many steps of the current episode a step sees, itself included"""
+    n_heads: int = 2
+    """attention: heads per block (hidden_size must be a multiple)"""
 
     def validate(self) -> None:
-        if self.hidden_size < 1 or self.num_layers < 1:
-            raise ConfigError("config keys 'approximator.hidden_size' and "
-                              "'approximator.num_layers' must be >= 1")
+        if min(self.hidden_size, self.num_layers, self.context, self.n_heads) < 1:
+            raise ConfigError("config keys 'approximator.hidden_size', 'num_layers', 'context' "
+                              "and 'n_heads' must be >= 1")
+        if self.type == "attention" and self.hidden_size % self.n_heads:
+            raise ConfigError(f"config key 'approximator.hidden_size' ({self.hidden_size}) must "
+                              f"be a multiple of 'n_heads' ({self.n_heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"config key 'approximator.dropout' must lie in [0, 1), "
                               f"got {self.dropout}")

@@ -2,8 +2,9 @@
 
 Every agent picks its torso from the ``approximator`` config entry and puts its heads on top,
 so the same torso serves every algorithm. One module per family, the way ``agents/`` holds one
-file per algorithm: :mod:`~rlkit.approximators.mlp` and :mod:`~rlkit.approximators.recurrent`
-(LSTM, GRU, RNN); later CNN, linear, Bayesian linear, attention and VAE.
+file per algorithm: :mod:`~rlkit.approximators.mlp`, :mod:`~rlkit.approximators.recurrent`
+(LSTM, GRU, RNN) and :mod:`~rlkit.approximators.attention`; later CNN, linear, Bayesian linear
+and VAE.
 
 The protocol every torso keeps (:mod:`~rlkit.approximators.base`):
 
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import gymnasium as gym
 from torch import nn
 
+from rlkit.approximators.attention import AttentionTorso
 from rlkit.approximators.base import (
     ACTIVATIONS,
     FeedForward,
@@ -35,14 +37,15 @@ from rlkit.approximators.recurrent import RecurrentTorso
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "MLP", "FeedForward", "RecurrentTorso", "State", "TORSOS",
-           "build_torso", "flat_obs_dim", "orthogonal_init"]
+__all__ = ["ACTIVATIONS", "MLP", "AttentionTorso", "FeedForward", "RecurrentTorso", "State",
+           "TORSOS", "build_torso", "flat_obs_dim", "orthogonal_init"]
 
 TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {
     "mlp": MLP,
     "lstm": RecurrentTorso,
     "gru": RecurrentTorso,
     "rnn": RecurrentTorso,
+    "attention": AttentionTorso,
 }
 
 

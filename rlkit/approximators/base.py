@@ -13,8 +13,9 @@ from torch import nn
 from rlkit.errors import ConfigError
 
 State = tuple[torch.Tensor, ...]
-"""A torso's memory for a batch of envs: () for a feed-forward torso; tensors shaped
-(layers, n_envs, hidden) for a recurrent one (h, or h and c for an LSTM)."""
+"""A torso's memory for a batch of envs: () for a feed-forward torso; otherwise tensors whose
+second dimension is the env: (layers, n_envs, hidden) for a recurrent one (h, or h and c for an
+LSTM), the recent steps' tokens for attention."""
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
