@@ -16,7 +16,8 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlkit import fast
-from rlkit.approximators import FeedForward, build_torso, orthogonal_init
+from rlkit.approximators import FeedForward, State, build_torso, orthogonal_init
+from rlkit.buffers import RolloutBatch, SequenceBatch
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError, RlkitError
 
@@ -113,11 +114,12 @@ class ActorCritic(nn.Module):
         log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
-        hint = "which rlkit's agents cannot carry through rollouts yet; use mlp"
-        self.actor_torso = feed_forward_torso(obs_space, approximator, hint)
+        self.actor_torso = build_torso(obs_space, approximator)
         self.critic_torso = (
             self.actor_torso if share_torso else build_torso(obs_space, approximator)
         )
+        self.has_memory = not isinstance(self.actor_torso, FeedForward)
+        self._n_actor_state = len(self.actor_torso.initial_state(1))
         self.policy = policy_head(self.actor_torso.out_dim, action_space, log_std_init)
         self.value = ValueHead(self.critic_torso.out_dim)
         self.share_torso = share_torso
@@ -166,6 +168,61 @@ class ActorCritic(nn.Module):
 
     def deterministic_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.policy.mode(self.policy(self.actor_torso(obs)))
+
+    def evaluate(self, batch: RolloutBatch | SequenceBatch) -> tuple[torch.Tensor, ...]:
+        """(log pi(a|s), entropy, V(s)) for every sample of a minibatch, in its order; a
+        memory torso replays its envs' sequences from the stored state."""
+        if isinstance(batch, SequenceBatch):
+            return self.evaluate_sequences(batch)
+        return self.evaluate_actions(batch.obs, batch.actions)
+
+    # --- with memory: the state of the torso(s) is (*actor state, *critic state) ------------
+    def initial_state(self, n_envs: int) -> State:
+        critic = () if self.share_torso else self.critic_torso.initial_state(n_envs)
+        return (*self.actor_torso.initial_state(n_envs), *critic)
+
+    def _split(self, state: State) -> tuple[State, State]:
+        return state[: self._n_actor_state], state[self._n_actor_state :]
+
+    def step(
+        self, obs: torch.Tensor, state: State, starts: torch.Tensor, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """One action per env from obs (B, ...): (actions, log pi(a|s), state after the step).
+        Only pi's state advances; V's advances in :meth:`rollout_values`."""
+        actor_state, critic_state = self._split(state)
+        features, actor_state = self.actor_torso.unroll(obs[None], actor_state, starts[None])
+        dist = self.policy(features[0])
+        actions = self.policy.mode(dist) if deterministic else dist.sample()
+        return actions, dist.log_prob(actions), (*actor_state, *critic_state)
+
+    def rollout_values(
+        self, obs: torch.Tensor, state: State, starts: torch.Tensor
+    ) -> tuple[torch.Tensor, State]:
+        """V of every step of obs (T, B, ...) from ``state``, and the state with V's part
+        advanced over the T steps (a shared torso: pi's state, left as it was)."""
+        actor_state, critic_state = self._split(state)
+        if self.share_torso:
+            features, _ = self.actor_torso.unroll(obs, actor_state, starts)
+        else:
+            features, critic_state = self.critic_torso.unroll(obs, critic_state, starts)
+        return self.value(features), (*actor_state, *critic_state)
+
+    def merge_state(self, acting: State, valued: State) -> State:
+        """pi's state from ``acting``, V's from ``valued``."""
+        return (*self._split(acting)[0], *self._split(valued)[1])
+
+    def evaluate_sequences(self, batch: SequenceBatch) -> tuple[torch.Tensor, ...]:
+        """Replay whole-env sequences from the stored state (truncated BPTT over the rollout)
+        and return the outputs of the valid steps, flattened in (step, env) order."""
+        actor_state, critic_state = self._split(batch.memory)
+        features, _ = self.actor_torso.unroll(batch.obs, actor_state, batch.starts)
+        critic_features = (
+            features if self.share_torso
+            else self.critic_torso.unroll(batch.obs, critic_state, batch.starts)[0]
+        )  # fmt: skip
+        dist = self.policy(features[batch.mask])
+        return (dist.log_prob(batch.actions[batch.mask]), dist.entropy(),
+                self.value(critic_features[batch.mask]))
 
 
 class QHead(nn.Module):

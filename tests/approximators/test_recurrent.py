@@ -1,7 +1,6 @@
 """Recurrent torsos: resets at episode starts, BPTT against a step-by-step unroll, carried
 state, and the protocol a feed-forward torso keeps."""
 
-import re
 
 import gymnasium as gym
 import pytest
@@ -139,14 +138,3 @@ def test_bad_recurrent_settings_are_one_config_error(values, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[")):
         from_dict(ApproximatorConfig, values)
-
-
-@pytest.mark.parametrize(("algo", "message"), [
-    ("dqn", "DQN learns from single transitions; use a feed-forward approximator (mlp), or ppo"),
-    ("ppo", "which rlkit's agents cannot carry through rollouts yet; use mlp"),
-])
-def test_an_agent_that_cannot_carry_the_state_says_so(algo, message):
-    import rlkit
-
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        rlkit.make(algo, "CartPole-v1", approximator={"type": "lstm"})
