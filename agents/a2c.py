@@ -122,7 +122,7 @@ class A2C(RolloutAgent):
         advantages = data.advantages
         if cfg.normalize_advantage:
             advantages = normalize_advantages(advantages)
-        log_probs, entropy, values = self.policy.evaluate_actions(data.obs, data.actions)
+        log_probs, entropy, values = self.policy.evaluate(data)
         loss, policy_loss, v_loss, mean_entropy = actor_critic_loss(
             log_probs, entropy, values, advantages, data.returns, cfg.vf_coef, cfg.ent_coef
         )

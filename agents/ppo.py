@@ -117,7 +117,7 @@ class PPO(RolloutAgent):
         for _ in range(cfg.n_epochs):
             epoch_kl = []
             for batch in minibatches(data, cfg.batch_size, self.generator):
-                log_probs, entropy, values = self.policy.evaluate_actions(batch.obs, batch.actions)
+                log_probs, entropy, values = self.policy.evaluate(batch)
                 advantages = batch.advantages
                 if cfg.normalize_advantage and not normalize_once:
                     advantages = normalize_advantages(advantages)

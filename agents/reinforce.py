@@ -98,6 +98,9 @@ class Reinforce(RolloutAgent):
         self.policy = ActorCritic.from_config(
             self.observation_space, self.action_space, cfg
         ).to(self.device)
+        if self.policy.has_memory:
+            raise ConfigError(f"reinforce cannot use the memory torso '{cfg.approximator.type}' "
+                              "yet (its episodes are not replayed as sequences); use ppo or a2c")
         # The policy and the value function are two learners (two step sizes in Sutton and
         # Barto's algorithm box), each with its own gradient clip: under one joint clip the
         # value loss, whose gradients are far larger early on, would shrink the policy's step.

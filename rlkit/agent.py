@@ -151,17 +151,48 @@ class Agent:
         train(self, total_timesteps, run_dir=run_dir, wandb_mode=wandb_mode, progress=progress)
         return self
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions for a raw observation (or a batch of them), as the env accepts them."""
+    has_memory: bool = False
+    """whether the agent's torso carries a state from step to step (see ``predict``)"""
+
+    def act_with_memory(
+        self, obs: torch.Tensor, state: tuple, starts: torch.Tensor, deterministic: bool
+    ) -> tuple[torch.Tensor, tuple]:
+        raise NotImplementedError
+
+    def initial_state(self, n_envs: int) -> tuple:
+        return ()
+
+    def predict(
+        self,
+        obs: np.ndarray,
+        deterministic: bool = True,
+        state: tuple | None = None,
+        episode_start: np.ndarray | None = None,
+    ) -> np.ndarray | tuple[np.ndarray, tuple]:
+        """Actions for a raw observation (or a batch of them), as the env accepts them.
+
+        With a memory torso it returns ``(actions, state)``: pass the state back with the next
+        observation, and ``episode_start`` (one flag per observation) where an episode begins;
+        ``state=None`` starts every episode afresh.
+        """
         obs = np.asarray(obs)
         single = obs.shape == self.observation_space.shape
         batch = obs[None] if single else obs
         with torch.inference_mode():
-            actions = self.act(self.preprocess(batch), deterministic=deterministic)
+            if self.has_memory:
+                if state is None:
+                    state, episode_start = self.initial_state(len(batch)), np.ones(len(batch))
+                starts = np.zeros(len(batch)) if episode_start is None else episode_start
+                starts = torch.as_tensor(np.atleast_1d(starts), device=self.device).bool()
+                actions, state = self.act_with_memory(
+                    self.preprocess(batch), state, starts, deterministic)
+            else:
+                actions = self.act(self.preprocess(batch), deterministic=deterministic)
         actions = actions.cpu().numpy()
         if isinstance(self.action_space, gym.spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
-        return actions[0] if single else actions
+        actions = actions[0] if single else actions
+        return (actions, state) if self.has_memory else actions
 
     # --- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -231,6 +262,19 @@ class RolloutAgent(Agent):
         if deterministic:
             return self.policy.deterministic_action(obs)
         return self.policy.sample(obs)[0]
+
+    @property
+    def has_memory(self) -> bool:
+        return self.policy.has_memory
+
+    def initial_state(self, n_envs: int) -> tuple:
+        return self.policy.initial_state(n_envs)
+
+    def act_with_memory(
+        self, obs: torch.Tensor, state: tuple, starts: torch.Tensor, deterministic: bool
+    ) -> tuple[torch.Tensor, tuple]:
+        actions, _, state = self.policy.step(obs, state, starts, deterministic)
+        return actions, state
 
     def collect(self) -> None:
         from rlkit.rollout import collect_rollout

@@ -89,6 +89,44 @@ class RolloutBatch:
         return len(self.returns)
 
 
+@dataclass
+class SequenceBatch:
+    """A rollout as whole-env sequences, for a torso with memory.
+
+    ``obs``, ``actions``, ``starts`` (episode starts) and ``mask`` (valid steps) are
+    time-major ``(T, envs, ...)``; ``memory`` is the torso state before step 0 (tensors with
+    the env second). The per-sample fields (``log_probs``, ``values``, ``advantages``,
+    ``returns``) are the valid steps flattened in (step, env) order, the order in which
+    ``ActorCritic.evaluate`` returns its outputs.
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    starts: torch.Tensor
+    mask: torch.Tensor
+    memory: tuple[torch.Tensor, ...]
+    log_probs: torch.Tensor
+    values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+    def envs(self, index: torch.Tensor) -> SequenceBatch:
+        """The sequences of the envs in ``index``."""
+        mask = self.mask[:, index]
+        # position of every valid (step, env) sample in the flat fields
+        flat = torch.full(self.mask.shape, -1, dtype=torch.long, device=self.mask.device)
+        flat[self.mask] = torch.arange(int(self.mask.sum()), device=self.mask.device)
+        rows = flat[:, index][mask]
+        return SequenceBatch(
+            self.obs[:, index], self.actions[:, index], self.starts[:, index], mask,
+            tuple(m[:, index] for m in self.memory), self.log_probs[rows], self.values[rows],
+            self.advantages[rows], self.returns[rows],
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.returns)
+
+
 class RolloutBuffer:
     """On-policy storage: arrays shaped ``(n_steps, n_envs, ...)``, filled one step at a time.
 
@@ -118,9 +156,12 @@ class RolloutBuffer:
         self.valid = np.zeros(shape, dtype=bool)
         self.advantages = np.zeros(shape, dtype=np.float32)
         self.returns = np.zeros(shape, dtype=np.float32)
+        self.episode_starts = np.zeros(shape, dtype=bool)
         self.extras = {
             name: np.zeros((*shape, *s), dtype=dt) for name, (s, dt) in (extras or {}).items()
         }
+        # a memory torso's state before the first stored step; () without memory
+        self.memory: tuple[torch.Tensor, ...] = ()
         self.pos = 0
 
     def add(
@@ -133,9 +174,12 @@ class RolloutBuffer:
         valid: np.ndarray,
         values: np.ndarray,
         log_probs: np.ndarray,
+        episode_starts: np.ndarray | None = None,
         **extras: np.ndarray,
     ) -> None:
         t = self.pos
+        if episode_starts is not None:
+            self.episode_starts[t] = episode_starts
         self.obs[t] = obs
         self.actions[t] = actions
         self.rewards[t] = rewards
@@ -174,8 +218,12 @@ class RolloutBuffer:
     def reset(self) -> None:
         self.pos = 0
 
-    def get(self, device: torch.device | str = "cpu") -> RolloutBatch:
-        """Every valid sample, flattened over (step, env)."""
+    def get(self, device: torch.device | str = "cpu") -> RolloutBatch | SequenceBatch:
+        """Every valid sample, flattened over (step, env); whole-env sequences (with the
+        episode starts and the state before step 0) when the rollout was collected with
+        memory."""
+        if self.memory:
+            return self.sequences(device)
         mask = self.valid.reshape(-1)
 
         def flat(x: np.ndarray) -> torch.Tensor:
@@ -190,6 +238,19 @@ class RolloutBuffer:
             returns=flat(self.returns),
         )
 
+    def sequences(self, device: torch.device | str = "cpu") -> SequenceBatch:
+        """The rollout as whole-env sequences (see :class:`SequenceBatch`)."""
+        mask = torch.as_tensor(self.valid, device=device)
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x, device=device)
+
+        return SequenceBatch(
+            tensor(self.obs), tensor(self.actions), tensor(self.episode_starts), mask,
+            tuple(m.to(device) for m in self.memory), tensor(self.log_probs)[mask],
+            tensor(self.values)[mask], tensor(self.advantages)[mask], tensor(self.returns)[mask],
+        )  # fmt: skip
+
 
 def normalize_advantages(advantages: torch.Tensor) -> torch.Tensor:
     """(A - mean(A)) / (std(A) + 1e-8), over a minibatch (a single sample is left as is)."""
@@ -201,7 +262,22 @@ def normalize_advantages(advantages: torch.Tensor) -> torch.Tensor:
 def minibatches(
     batch: RolloutBatch, batch_size: int, generator: torch.Generator
 ) -> Iterator[RolloutBatch]:
-    """Shuffled minibatches of ``batch_size`` (the last one may be smaller)."""
+    """Shuffled minibatches of ``batch_size`` (the last one may be smaller).
+
+    Sequences (a memory torso's rollout) are split by env, never in time, so that every
+    minibatch replays its envs' whole rollout from the stored state: ``batch_size // T``
+    envs per minibatch (at least one).
+    """
+    if isinstance(batch, SequenceBatch):
+        steps, n_envs = batch.mask.shape
+        per_batch = max(1, batch_size // steps)
+        if per_batch >= n_envs:
+            yield batch
+            return
+        order = torch.randperm(n_envs, generator=generator)
+        for start in range(0, n_envs, per_batch):
+            yield batch.envs(order[start : start + per_batch])
+        return
     if batch_size >= len(batch):  # one minibatch: its order cannot matter
         yield batch
         return

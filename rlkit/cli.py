@@ -6,6 +6,7 @@ or corrupt checkpoint) end with one ``error: ...`` line on stderr and exit statu
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from rlkit.metrics import WANDB_MODES, default_wandb_mode
 
 def _run_dir(root: Path, algo: str, env_id: str, seed: int) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = root / f"{algo}-{env_id.replace('/', '_')}-{seed}-{stamp}"
+    base = root / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}-{seed}-{stamp}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -151,6 +152,10 @@ def list_command() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # As under `python -m`: a user's env module in the working directory imports by name
+    # (`rlkit train ppo my_envs:Maze-v0`); a console script's path holds only its own folder.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         cli.main(args=argv, prog_name="rlkit")
     except RlkitError as exc:

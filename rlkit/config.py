@@ -25,8 +25,9 @@ from rlkit.errors import ConfigError
 class ApproximatorConfig:
     """Which torso maps observations to features (heads sit on top)."""
 
-    type: Literal["mlp"] = "mlp"
-    """torso kind; later issues add linear, bayes_linear, cnn, lstm, gru, attention, vae"""
+    type: Literal["mlp", "lstm", "gru", "rnn", "attention"] = "mlp"
+    """torso kind: a feed-forward ``mlp``; with memory, a recurrent ``lstm``, ``gru`` or
+    (Elman) ``rnn``, or causal self-``attention`` over the last steps of the episode"""
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     """widths of the hidden layers"""
     activation: Literal["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid", "silu"] = "tanh"
@@ -35,6 +36,32 @@ class ApproximatorConfig:
     """LayerNorm after each hidden linear layer"""
     dropout: float = 0.0
     """dropout probability after each hidden layer (0 disables)"""
+    hidden_size: int = 64
+    """memory torsos: units of the recurrent cell, or the attention's model width (the size
+    of the features)"""
+    num_layers: int = 1
+    """memory torsos: stacked recurrent layers, or transformer blocks"""
+    encoder: ApproximatorConfig | None = None
+    """memory torsos: a feed-forward torso applied to each observation first (e.g.
+    ``{type: mlp, hidden_sizes: [64]}``); none feeds the observation itself"""
+    context: int = 16
+    """attention: how many steps of the current episode a step sees, itself included"""
+    n_heads: int = 2
+    """attention: heads per block (hidden_size must be a multiple)"""
+
+    def validate(self) -> None:
+        if min(self.hidden_size, self.num_layers, self.context, self.n_heads) < 1:
+            raise ConfigError("config keys 'approximator.hidden_size', 'num_layers', 'context' "
+                              "and 'n_heads' must be >= 1")
+        if self.type == "attention" and self.hidden_size % self.n_heads:
+            raise ConfigError(f"config key 'approximator.hidden_size' ({self.hidden_size}) must "
+                              f"be a multiple of 'n_heads' ({self.n_heads})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"config key 'approximator.dropout' must lie in [0, 1), "
+                              f"got {self.dropout}")
+        if self.encoder is not None and self.encoder.type != "mlp":
+            raise ConfigError(f"an approximator's encoder must be feed-forward (mlp), "
+                              f"got '{self.encoder.type}'")
 
 
 @dataclass
@@ -257,7 +284,10 @@ def _layer(data: dict[str, Any], env_id: str) -> dict[str, Any]:
                 f"{', '.join(sorted(extra))}"
             )
         merged = dict(data.get("defaults") or {})
-        return _merge(merged, (data.get("envs") or {}).get(env_id) or {})
+        envs = data.get("envs") or {}
+        # a user's env by "module:EnvId" may be listed under either form
+        entry = envs.get(env_id) or envs.get(env_id.rpartition(":")[2])
+        return _merge(merged, entry or {})
     return data
 
 

@@ -9,6 +9,7 @@ from). The rollout and replay buffers mark that autoreset step invalid.
 from __future__ import annotations
 
 import difflib
+import importlib
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,11 +48,25 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
-    """The spec of ``env_id``, or a one-line error naming close matches."""
+    """The spec of ``env_id``, or a one-line error naming close matches.
+
+    ``module:EnvId`` (Gymnasium's form for a user's own envs) imports ``module`` first, whose
+    import registers ``EnvId``; rlkit keeps the whole string as the env id, so that a loaded
+    checkpoint or an async worker process imports the module again.
+    """
     import rlkit.envs  # noqa: F401  registers rlkit's own envs
 
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the user's module may fail in any way while importing
+            raise RlkitError(
+                f"env id '{env_id}': could not import module '{module}' "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
     try:
-        return gym.spec(env_id)
+        return gym.spec(name)
     except gym.error.Error:
         close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -69,11 +84,10 @@ def make_vec_env(
     render_mode: str | None = None,
 ) -> gym.vector.VectorEnv:
     """A seeded vector env with next-step autoreset (episode statistics: ``EnvRunner``)."""
-    check_env_id(env_id)
+    spec = check_env_id(env_id)
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
-    spec = gym.spec(env_id)
     if vectorization == "auto":
         # A natively vectorized env steps 8 CartPoles ~1.5x faster than 8 wrapped ones, but
         # one of them more slowly than a single wrapped env.

@@ -34,8 +34,12 @@ def evaluate(
         returns = np.zeros(n_episodes)
         lengths = np.zeros(n_episodes, dtype=np.int64)
         running = np.ones(n_episodes, dtype=bool)
+        state = None  # a memory torso's state: every episode starts afresh
         while running.any():
-            actions = agent.predict(obs, deterministic=deterministic)
+            if agent.has_memory:
+                actions, state = agent.predict(obs, deterministic, state, np.zeros(n_episodes))
+            else:
+                actions = agent.predict(obs, deterministic=deterministic)
             obs, rewards, terminated, truncated, _ = env.step(actions)
             returns += rewards * running
             lengths += running
@@ -66,9 +70,13 @@ def record_video(agent: Agent, video_dir: str | Path, n_episodes: int, seed: int
     )
     for episode in range(n_episodes):
         obs, _ = env.reset(seed=seed + episode)
-        done = False
+        done, state = False, None
         while not done:
-            obs, _, terminated, truncated, _ = env.step(agent.predict(obs))
+            if agent.has_memory:
+                action, state = agent.predict(obs, True, state, np.zeros(1))
+            else:
+                action = agent.predict(obs)
+            obs, _, terminated, truncated, _ = env.step(action)
             done = terminated or truncated
     env.close()
     return video_dir

@@ -16,13 +16,24 @@ from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlkit import fast
-from rlkit.approximators import build_torso, orthogonal_init
+from rlkit.approximators import FeedForward, State, build_torso, orthogonal_init
+from rlkit.buffers import RolloutBatch, SequenceBatch
 from rlkit.config import ApproximatorConfig
-from rlkit.errors import RlkitError
+from rlkit.errors import ConfigError, RlkitError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 LossGradient = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None],
                         tuple[torch.Tensor, torch.Tensor]]
+
+
+def feed_forward_torso(obs_space: gym.Space, approximator: ApproximatorConfig,
+                       hint: str) -> nn.Module:
+    """A torso without memory, or a one-line error: the rollout core does not carry a
+    recurrent torso's state through collection and updates yet."""
+    torso = build_torso(obs_space, approximator)
+    if not isinstance(torso, FeedForward):
+        raise ConfigError(f"approximator '{approximator.type}' is a memory torso, {hint}")
+    return torso
 
 
 def check_action_space(space: gym.Space, algo: str, supported: tuple[type, ...]) -> None:
@@ -107,6 +118,8 @@ class ActorCritic(nn.Module):
         self.critic_torso = (
             self.actor_torso if share_torso else build_torso(obs_space, approximator)
         )
+        self.has_memory = not isinstance(self.actor_torso, FeedForward)
+        self._n_actor_state = len(self.actor_torso.initial_state(1))
         self.policy = policy_head(self.actor_torso.out_dim, action_space, log_std_init)
         self.value = ValueHead(self.critic_torso.out_dim)
         self.share_torso = share_torso
@@ -156,6 +169,61 @@ class ActorCritic(nn.Module):
     def deterministic_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.policy.mode(self.policy(self.actor_torso(obs)))
 
+    def evaluate(self, batch: RolloutBatch | SequenceBatch) -> tuple[torch.Tensor, ...]:
+        """(log pi(a|s), entropy, V(s)) for every sample of a minibatch, in its order; a
+        memory torso replays its envs' sequences from the stored state."""
+        if isinstance(batch, SequenceBatch):
+            return self.evaluate_sequences(batch)
+        return self.evaluate_actions(batch.obs, batch.actions)
+
+    # --- with memory: the state of the torso(s) is (*actor state, *critic state) ------------
+    def initial_state(self, n_envs: int) -> State:
+        critic = () if self.share_torso else self.critic_torso.initial_state(n_envs)
+        return (*self.actor_torso.initial_state(n_envs), *critic)
+
+    def _split(self, state: State) -> tuple[State, State]:
+        return state[: self._n_actor_state], state[self._n_actor_state :]
+
+    def step(
+        self, obs: torch.Tensor, state: State, starts: torch.Tensor, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """One action per env from obs (B, ...): (actions, log pi(a|s), state after the step).
+        Only pi's state advances; V's advances in :meth:`rollout_values`."""
+        actor_state, critic_state = self._split(state)
+        features, actor_state = self.actor_torso.unroll(obs[None], actor_state, starts[None])
+        dist = self.policy(features[0])
+        actions = self.policy.mode(dist) if deterministic else dist.sample()
+        return actions, dist.log_prob(actions), (*actor_state, *critic_state)
+
+    def rollout_values(
+        self, obs: torch.Tensor, state: State, starts: torch.Tensor
+    ) -> tuple[torch.Tensor, State]:
+        """V of every step of obs (T, B, ...) from ``state``, and the state with V's part
+        advanced over the T steps (a shared torso: pi's state, left as it was)."""
+        actor_state, critic_state = self._split(state)
+        if self.share_torso:
+            features, _ = self.actor_torso.unroll(obs, actor_state, starts)
+        else:
+            features, critic_state = self.critic_torso.unroll(obs, critic_state, starts)
+        return self.value(features), (*actor_state, *critic_state)
+
+    def merge_state(self, acting: State, valued: State) -> State:
+        """pi's state from ``acting``, V's from ``valued``."""
+        return (*self._split(acting)[0], *self._split(valued)[1])
+
+    def evaluate_sequences(self, batch: SequenceBatch) -> tuple[torch.Tensor, ...]:
+        """Replay whole-env sequences from the stored state (truncated BPTT over the rollout)
+        and return the outputs of the valid steps, flattened in (step, env) order."""
+        actor_state, critic_state = self._split(batch.memory)
+        features, _ = self.actor_torso.unroll(batch.obs, actor_state, batch.starts)
+        critic_features = (
+            features if self.share_torso
+            else self.critic_torso.unroll(batch.obs, critic_state, batch.starts)[0]
+        )  # fmt: skip
+        dist = self.policy(features[batch.mask])
+        return (dist.log_prob(batch.actions[batch.mask]), dist.entropy(),
+                self.value(critic_features[batch.mask]))
+
 
 class QHead(nn.Module):
     """features -> Q(s, .), one action value per discrete action."""
@@ -195,7 +263,9 @@ class QNetwork(nn.Module):
         dueling: bool = False,
     ) -> None:
         super().__init__()
-        self.torso = build_torso(obs_space, approximator)
+        self.torso = feed_forward_torso(
+            obs_space, approximator, "and DQN learns from single transitions; use a feed-forward "
+            "approximator (mlp), or ppo or a2c for memory")
         head = DuelingQHead if dueling else QHead
         self.head = head(self.torso.out_dim, n_actions)
         self.fast_acting = fast.enabled("numpy_acting")

@@ -51,6 +51,10 @@ class EnvRunner:
         if obs_normalizer is not None:
             obs_normalizer.update(self.obs)
         self.autoreset = np.zeros(self.n_envs, dtype=bool)
+        # whether ``obs`` is the first of an episode (after a reset or an autoreset step),
+        # and a memory torso's state for the envs (None: the initial state)
+        self.episode_start = np.ones(self.n_envs, dtype=bool)
+        self.memory: tuple[torch.Tensor, ...] | None = None
         # Episode statistics are kept here rather than by Gymnasium's RecordEpisodeStatistics
         # wrapper: that wrapper costs more per step than a CartPole step itself.
         self.episode_return = np.zeros(self.n_envs)
@@ -78,6 +82,7 @@ class EnvRunner:
         rewards = rewards.astype(np.float32, copy=False)
         if self.reward_scaler is not None:
             rewards = self.reward_scaler(rewards, ends)
+        self.episode_start = ~valid  # an autoreset step returns a new episode's first obs
         self.autoreset = ends
         self.obs = next_obs
         self.infos = infos
@@ -91,6 +96,8 @@ class EnvRunner:
         return {
             "obs": np.array(self.obs),
             "autoreset": self.autoreset.copy(),
+            "episode_start": self.episode_start.copy(),
+            "memory": None if self.memory is None else [m.cpu() for m in self.memory],
             "episode_return": self.episode_return.copy(),
             "episode_length": self.episode_length.copy(),
             "episode_returns": list(self.episode_returns),
@@ -109,6 +116,10 @@ class EnvRunner:
         self.obs = np.asarray(state["obs"])
         self.infos = {}  # the infos of the restored step were not saved
         self.autoreset = np.asarray(state["autoreset"], dtype=bool)
+        if "episode_start" in state:
+            self.episode_start = np.asarray(state["episode_start"], dtype=bool)
+        if state.get("memory") is not None:
+            self.memory = tuple(torch.as_tensor(m) for m in state["memory"])
         self.episode_return = np.array(state["episode_return"], dtype=np.float64)
         self.episode_length = np.array(state["episode_length"], dtype=np.int64)
         return True
@@ -155,6 +166,9 @@ def collect_rollout(
     bootstrap observation after the last step) comes from one batched forward pass at the end
     instead of one per step.
     """
+    if getattr(policy, "has_memory", False):
+        collect_with_memory(runner, buffer, policy, preprocess, action_space, gamma, gae_lambda)
+        return
     buffer.reset()
     with torch.inference_mode():
         for _ in range(buffer.n_steps):
@@ -179,3 +193,45 @@ def collect_rollout(
     n = buffer.n_steps * buffer.n_envs
     buffer.values[:] = values[:n].reshape(buffer.n_steps, buffer.n_envs)
     buffer.compute_returns_and_advantages(values[n:], gamma, gae_lambda)
+
+
+def collect_with_memory(
+    runner: EnvRunner,
+    buffer: RolloutBuffer,
+    policy: Any,
+    preprocess: Callable[[np.ndarray], torch.Tensor],
+    action_space: gym.Space,
+    gamma: float,
+    gae_lambda: float,
+) -> None:
+    """:func:`collect_rollout` for a torso with memory.
+
+    The buffer keeps the state before the first step and every step's episode-start flag, all
+    an update needs to replay the rollout. The state of an env is reset wherever its episode
+    starts (autoreset steps included) inside the torso's ``unroll``. pi's state advances step
+    by step while acting; V of the whole rollout (and V's state) comes from one pass at the end.
+    """
+    buffer.reset()
+    device = next(policy.parameters()).device
+    if runner.memory is None:
+        runner.memory = policy.initial_state(runner.n_envs)
+    buffer.memory = state = tuple(m.to(device) for m in runner.memory)
+    with torch.inference_mode():
+        for _ in range(buffer.n_steps):
+            obs = preprocess(runner.obs)
+            starts = runner.episode_start
+            actions, log_probs, state = policy.step(
+                obs, state, torch.as_tensor(starts, device=device))
+            actions = actions.cpu().numpy()
+            step = runner.step(to_env_actions(actions, action_space))
+            buffer.add(obs.cpu().numpy(), actions, step.rewards, step.terminated, step.truncated,
+                       step.valid, 0.0, log_probs.cpu().numpy(), episode_starts=starts)
+        sequence = buffer.sequences(device)
+        values, valued = policy.rollout_values(sequence.obs, buffer.memory, sequence.starts)
+        state = policy.merge_state(state, valued)
+        last_starts = torch.as_tensor(runner.episode_start, device=device)
+        last_values, _ = policy.rollout_values(preprocess(runner.obs)[None], state,
+                                               last_starts[None])
+    runner.memory = state
+    buffer.values[:] = values.cpu().numpy()
+    buffer.compute_returns_and_advantages(last_values[0].cpu().numpy(), gamma, gae_lambda)

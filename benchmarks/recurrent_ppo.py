@@ -1,0 +1,107 @@
+"""rlkit PPO with an LSTM vs sb3-contrib's RecurrentPPO on rlkit/CartPoleNoVel-v0.
+
+    python benchmarks/recurrent_ppo.py [--steps 100000] [--seed 0]
+
+Both take rlkit's shipped CartPoleNoVel config: 8 envs x 32 steps, batch 256, 20 epochs, gamma
+0.98, GAE 0.8, lr 1e-3 decayed linearly, clip 0.2, observations normalized (not rewards), and
+the same networks: a 64-unit ReLU layer, then a 64-unit LSTM, then linear heads, for the actor
+and (separately) the critic. One torch thread each; the final deterministic evaluation (10
+episodes, the state carried) is outside the timed part.
+
+The sides differ in how they replay a rollout: rlkit runs whole-env sequences (a minibatch is
+``256 // 32 = 8`` envs' 32 steps), sb3-contrib pads episode chunks into sequences.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import gymnasium as gym
+import numpy as np
+import torch
+from common import report, timed
+
+import rlkit
+from rlkit.evaluation import evaluate
+
+ENV_ID = "rlkit/CartPoleNoVel-v0"
+
+
+def sb3_recurrent_eval(model, vec_normalize, episodes: int = 10, seed: int = 1_000_000) -> float:
+    """Deterministic RecurrentPPO episodes with the LSTM state carried and obs normalized."""
+    returns = []
+    for i in range(episodes):
+        env = gym.make(ENV_ID)
+        obs, _ = env.reset(seed=seed + i)
+        state, start, done, total = None, np.ones(1, bool), False, 0.0
+        while not done:
+            normalized = vec_normalize.normalize_obs(obs[None])
+            action, state = model.predict(normalized, state=state, episode_start=start,
+                                          deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(int(action[0]))
+            start = np.zeros(1, bool)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    agent = rlkit.make("ppo", ENV_ID, seed=args.seed, eval_freq=0)
+    cfg = agent.config
+    results = {}
+    if args.only in (None, "rlkit"):
+        seconds, _ = timed(lambda: agent.learn(args.steps))
+        results["rlkit"] = (seconds, evaluate(agent, 10)["mean_return"])
+
+    if args.only in (None, "sb3"):
+        from sb3_contrib import RecurrentPPO
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        class Encoder(BaseFeaturesExtractor):
+            """rlkit's encoder: one 64-unit ReLU layer before the LSTM."""
+
+            def __init__(self, observation_space: gym.Space) -> None:
+                super().__init__(observation_space, features_dim=64)
+                self.net = torch.nn.Sequential(
+                    torch.nn.Linear(int(np.prod(observation_space.shape)), 64), torch.nn.ReLU())
+
+            def forward(self, obs: torch.Tensor) -> torch.Tensor:
+                return self.net(obs)
+
+        def linear(value: float):
+            return lambda progress_remaining: progress_remaining * value
+
+        env = VecNormalize(make_vec_env(ENV_ID, n_envs=cfg.n_envs, seed=args.seed),
+                           norm_obs=True, norm_reward=False)
+        model = RecurrentPPO(
+            "MlpLstmPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
+            n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
+            learning_rate=linear(cfg.learning_rate), clip_range=cfg.clip_range,
+            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+            policy_kwargs=dict(features_extractor_class=Encoder, share_features_extractor=False,
+                               lstm_hidden_size=64, enable_critic_lstm=True, net_arch=[]),
+            seed=args.seed, device="cpu",
+        )  # fmt: skip
+        seconds, _ = timed(lambda: model.learn(args.steps))
+        env.training = False
+        results["sb3"] = (seconds, sb3_recurrent_eval(model, env))
+
+    if len(results) == 2:
+        report(f"PPO + LSTM {ENV_ID}", args.steps, results["rlkit"], results["sb3"])
+    else:
+        for name, (secs, ret) in results.items():
+            print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Torsos: function approximators that map observations to a feature vector.
+
+Every agent picks its torso from the ``approximator`` config entry and puts its heads on top,
+so the same torso serves every algorithm. One module per family, the way ``agents/`` holds one
+file per algorithm: :mod:`~rlkit.approximators.mlp`, :mod:`~rlkit.approximators.recurrent`
+(LSTM, GRU, RNN) and :mod:`~rlkit.approximators.attention`; later CNN, linear, Bayesian linear
+and VAE.
+
+The protocol every torso keeps (:mod:`~rlkit.approximators.base`):
+
+* ``out_dim``: the size of the features;
+* ``initial_state(n_envs) -> state``: its memory at an episode start (``()`` without memory);
+* ``unroll(obs, state, episode_starts) -> (features, state)``: observations shaped
+  (T, B, ...) with the state before the first of them; where ``episode_starts[t, b]`` is set
+  the state of env ``b`` is reset to the initial state before step ``t``.
+
+Feed-forward torsos also take ``forward(obs) -> features`` on a batch of observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+from torch import nn
+
+from rlkit.approximators.attention import AttentionTorso
+from rlkit.approximators.base import (
+    ACTIVATIONS,
+    FeedForward,
+    State,
+    flat_obs_dim,
+    orthogonal_init,
+)
+from rlkit.approximators.mlp import MLP
+from rlkit.approximators.recurrent import RecurrentTorso
+from rlkit.config import ApproximatorConfig
+from rlkit.errors import ConfigError
+
+__all__ = ["ACTIVATIONS", "MLP", "AttentionTorso", "FeedForward", "RecurrentTorso", "State",
+           "TORSOS", "build_torso", "flat_obs_dim", "orthogonal_init"]
+
+TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {
+    "mlp": MLP,
+    "lstm": RecurrentTorso,
+    "gru": RecurrentTorso,
+    "rnn": RecurrentTorso,
+    "attention": AttentionTorso,
+}
+
+
+def build_torso(obs_space: gym.Space, config: ApproximatorConfig) -> nn.Module:
+    """The torso named by ``config.type`` for ``obs_space``."""
+    if config.type not in TORSOS:
+        raise ConfigError(
+            f"unknown approximator '{config.type}'; choose from: {', '.join(sorted(TORSOS))}"
+        )
+    return TORSOS[config.type](obs_space, config)

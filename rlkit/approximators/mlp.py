@@ -1,0 +1,43 @@
+"""The multilayer perceptron of the notes: affine maps and nonlinearities, with optional layer
+norm and dropout."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from rlkit.approximators.base import ACTIVATIONS, FeedForward, flat_obs_dim, orthogonal_init
+from rlkit.config import ApproximatorConfig
+
+
+class MLP(FeedForward):
+    """x -> [Linear -> (LayerNorm) -> activation -> (Dropout)] * len(hidden_sizes)."""
+
+    def __init__(self, obs_space: gym.Space, config: ApproximatorConfig) -> None:
+        super().__init__()
+        self.one_hot = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else 0
+        in_dim = flat_obs_dim(obs_space)
+        layers: list[nn.Module] = []
+        for width in config.hidden_sizes:
+            layers.append(orthogonal_init(nn.Linear(in_dim, width)))
+            if config.layer_norm:
+                layers.append(nn.LayerNorm(width))
+            layers.append(ACTIVATIONS[config.activation]())
+            if config.dropout > 0:
+                layers.append(nn.Dropout(config.dropout))
+            in_dim = width
+        self.layers = nn.Sequential(*layers)
+        self.out_dim = in_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.one_hot:  # Discrete observations arrive as integer ids
+            obs = nn.functional.one_hot(obs.long(), self.one_hot).float()
+        x = obs.flatten(1) if obs.dim() != 2 else obs
+        x = x.float() if x.dtype != torch.float32 else x
+        # Each layer's forward is called directly: nn.Module.__call__'s hook dispatch costs a
+        # few microseconds per call, as much as the arithmetic of a 64-unit layer on a small
+        # batch (hooks on the layers inside a torso are therefore not run).
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
