@@ -39,6 +39,8 @@ COMMON = {  # TrainConfig and ApproximatorConfig: every agent
     "approximator.type": "test_networks.py::test_unknown_torso_is_a_config_error",
     "approximator.activation": "test_networks.py::test_mlp_computes_the_configured_layers",
     "approximator.layer_norm": "test_networks.py::test_mlp_computes_the_configured_layers",
+    "approximator.encoder":
+        "approximators/test_recurrent.py::test_the_encoder_key_puts_an_mlp_before_the_cell",
 }
 POLICY_GRADIENT = {
     "anneal_lr": "agents/test_switches.py::test_anneal_lr_decays_the_step_size",

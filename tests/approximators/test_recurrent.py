@@ -109,9 +109,25 @@ def test_the_state_carries_across_calls():
         torch.testing.assert_close(s, w)
 
 
-def test_without_an_encoder_the_cell_sees_the_observation():
-    torso = _torso("gru", encoder=None)
-    assert torso.encoder is None and torso.core.input_size == 3
+@pytest.mark.parametrize("encoder", [None, {"hidden_sizes": [4], "activation": "relu"}])
+def test_the_encoder_key_puts_an_mlp_before_the_cell(encoder):
+    """With an encoder the cell reads relu(W o + b) (4 units); without, o itself (3)."""
+    torso = _torso("gru", encoder=encoder)
+    obs = torch.randn(1, 2, 3)
+    with torch.no_grad():
+        features, _ = torso.unroll(obs, torso.initial_state(2), torch.ones(1, 2))
+        if encoder is None:
+            assert torso.encoder is None and torso.core.input_size == 3
+            inputs = obs
+        else:
+            linear = torso.encoder.layers[0]
+            assert torso.core.input_size == 4
+            inputs = torch.relu(obs @ linear.weight.T + linear.bias)
+        expected, _ = torso.core(inputs)
+    torch.testing.assert_close(features, expected)
+
+
+def test_without_an_encoder_discrete_observations_are_one_hot():
     discrete = build_torso(gym.spaces.Discrete(4), ApproximatorConfig(type="gru", hidden_size=2))
     features, _ = discrete.unroll(torch.tensor([[0, 3]]), discrete.initial_state(2),
                                   torch.ones(1, 2))
