@@ -154,3 +154,12 @@ def test_bad_recurrent_settings_are_one_config_error(values, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[")):
         from_dict(ApproximatorConfig, values)
+
+
+def test_lstm_forget_gate_starts_open():
+    """PyTorch orders an LSTM's gates i, f, g, o: the forget gate's input bias starts at 1,
+    every other bias at 0, so sigma(f) = 0.73 on a zero input."""
+    torso = _torso("lstm")
+    bias = torso.core.bias_ih_l0.detach()
+    assert bias[5:10].tolist() == [1.0] * 5
+    assert not bias[:5].any() and not bias[10:].any() and not torso.core.bias_hh_l0.any()
