@@ -128,7 +128,8 @@ def learns(request):
     """``learns(algo, env_id, seed=, bar=, budget=None, **switches) -> agent``: a learning test.
 
     Trains the shipped tuned config for ``env_id`` (``budget`` may lower its total_timesteps;
-    ``switches`` may only be settings that must not change the outcome, such as fast_paths)
+    ``switches`` may only be settings that must not change the outcome, such as fast_paths, or
+    the torso where a test compares torsos on one entry)
     and asserts that a deterministic evaluation (``episodes``, default the config's
     eval_episodes) reaches ``bar`` while the same config untrained, evaluated on the same
     episodes, does not: a bar an untrained network passes
