@@ -285,3 +285,13 @@ def test_stratified_sample_can_return_the_priorities() -> None:
     np.testing.assert_array_equal(sampled, priorities[leaves])
     # the same draws as without priorities, for the same generator state
     np.testing.assert_array_equal(leaves, stratified_sample(tree, 50, np.random.default_rng(2)))
+
+
+def test_reading_a_leaf_outside_the_capacity_raises() -> None:
+    """Capacity 5 pads to 8 leaves: 5 .. 7 exist in storage but are no leaves of the tree."""
+    tree = SumTree(5)
+    tree.update(np.arange(5), np.ones(5))
+    assert tree[np.array([0, 4])].tolist() == [1.0, 1.0]
+    for bad in ([5], [-1], [0, 7]):
+        with pytest.raises(IndexError):
+            tree[np.array(bad)]

@@ -424,3 +424,20 @@ def test_dqn_learns_cartpole():
                        approximator={"hidden_sizes": [64, 64]})
     agent.learn(20_000)
     assert agent.last_eval["mean_return"] >= 150
+
+
+def test_max_q_values_is_per_row():
+    q = torch.tensor([[1.0, 2.0], [5.0, 0.0]])
+    assert max_q_values(q).tolist() == [2.0, 5.0]
+
+
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_checkpoint_modules_and_nstep_state(n_step):
+    agent = rlkit.make("dqn", "CartPole-v1", n_step=n_step, eval_freq=0)
+    assert set(agent.modules()) == {"q_net", "q_target", "optimizer"}
+    state = agent.extra_state()
+    assert (state["nstep"] is None) == (n_step == 1)
+    # a checkpoint without n-step state (or from a 1-step agent) loads into either
+    agent.load_extra_state({**state, "nstep": None})
+    other = rlkit.make("dqn", "CartPole-v1", n_step=4 - n_step, eval_freq=0)
+    agent.load_extra_state({**state, "nstep": other.extra_state()["nstep"]})
