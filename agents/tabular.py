@@ -426,7 +426,9 @@ class TabularAgent(Agent):
         return "\n".join(lines)
 
 
-def _grid_layout(env: gym.Env) -> tuple[list[list[str]], str] | None:
+def _grid_layout(
+    env: gym.Env,
+) -> tuple[list[list[str]], str] | None:  # pragma: no mutate block (display text)
     """Cells (letters for fixed cells, '.' where an arrow goes) and arrows by action."""
     name = type(env).__name__
     if name == "FrozenLakeEnv":  # actions: left, down, right, up

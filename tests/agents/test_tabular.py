@@ -542,3 +542,10 @@ def test_td0_reads_a_policy_saved_on_shifted_spaces_and_checks_the_action_space(
     other = register_env("test/ShiftedBandit6-v0", ShiftedBandit, kwargs={"action_start": 6})
     with pytest.raises(ConfigError, match="policy .* is for"):
         _agent("td0", other, policy=str(tmp_path / "q.pt"))
+
+
+def test_env_kwargs_reach_the_env_the_agent_inspects():
+    """map_name 8x8 changes FrozenLake's observation space (64 states) and its grid."""
+    agent = _agent("qlearning", "FrozenLake-v1", env_kwargs={"map_name": "8x8"})
+    assert agent.n_states == 64
+    assert len(agent.grid[0]) == 8 and len(agent.grid[0][0]) == 8
