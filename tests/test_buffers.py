@@ -274,3 +274,20 @@ def test_loading_an_empty_state_leaves_no_complete_episode():
     episodes.load_state_dict(EpisodeBuffer(1, obs_shape=(1,), action_shape=()).state_dict())
     assert episodes.size == 0
     assert episodes.n_complete() == 0 and episodes.take_complete() is None
+
+
+def test_gae_over_a_single_step_is_the_td_error():
+    """T = 1: A_0 = r + gamma V(s_1) - V(s_0) = 1 + 0.5 * 4 - 1 = 2."""
+    adv = gae_advantages(np.array([[1.0]]), np.array([[1.0]]), np.array([[4.0]]),
+                         np.array([[False]]), np.array([[False]]), GAMMA, LAM)
+    np.testing.assert_allclose(adv, [[2.0]])
+
+
+def test_rollout_buffer_stores_extras_per_step():
+    buf = RolloutBuffer(2, 3, obs_shape=(1,), action_shape=(),
+                        extras={"hidden": ((2,), np.float32)})
+    for t in range(2):
+        buf.add(np.zeros((3, 1)), np.zeros(3), np.zeros(3), np.zeros(3, bool), np.zeros(3, bool),
+                np.ones(3, bool), np.zeros(3), np.zeros(3), hidden=np.full((3, 2), t + 1.0))
+    assert buf.extras["hidden"].shape == (2, 3, 2)
+    np.testing.assert_array_equal(buf.extras["hidden"][:, 0, 0], [1.0, 2.0])

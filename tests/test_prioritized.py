@@ -138,3 +138,18 @@ def test_sampling_an_empty_buffer_is_a_clear_error():
         buf.sample(8, np.random.default_rng(0))
     with pytest.raises(ValueError, match="batch_size"):
         filled(4, 2).sample(0, np.random.default_rng(0))
+
+
+def test_importance_weights_divide_by_the_smallest_priority():
+    """p = 2, 4 with p_min = 2, beta 0.5: (1, 2)^-0.5 = 1, 0.7071."""
+    np.testing.assert_allclose(importance_weights(np.array([2.0, 4.0]), 2.0, 0.5),
+                               [1.0, 2**-0.5])
+
+
+def test_sample_corrects_fully_by_default():
+    """beta defaults to 1: w_i = p_min / p_i (p = 1, 2, 4, 8 as above)."""
+    buf = filled(4, 4)
+    buf.update_priorities(np.arange(4), np.array([0.0, -1.0, 3.0, -7.0]))
+    batch = buf.sample(32, np.random.default_rng(0))
+    p = np.array([1.0, 2.0, 4.0, 8.0])[batch.indices]
+    np.testing.assert_allclose(batch.weights.numpy(), 1.0 / p, rtol=1e-6)

@@ -73,3 +73,13 @@ def test_load_state_dict_of_an_env_that_cannot_be_restored_says_so(counter):
     state = runner.state_dict()
     state["env"] = {**state["env"], "complete": False}
     assert EnvRunner(make_vec_env(env_id, 2, seed=0), seed=0).load_state_dict(state) is False
+
+
+def test_to_env_actions_clips_into_both_bounds():
+    from rlkit.rollout import to_env_actions
+
+    box = gym.spaces.Box(-1.0, 2.0, (3,), np.float32)
+    np.testing.assert_array_equal(to_env_actions(np.array([-5.0, 0.5, 5.0]), box),
+                                  [-1.0, 0.5, 2.0])
+    discrete = np.array([3, 0])
+    assert to_env_actions(discrete, gym.spaces.Discrete(4)) is discrete

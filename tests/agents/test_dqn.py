@@ -441,3 +441,21 @@ def test_checkpoint_modules_and_nstep_state(n_step):
     agent.load_extra_state({**state, "nstep": None})
     other = rlkit.make("dqn", "CartPole-v1", n_step=4 - n_step, eval_freq=0)
     agent.load_extra_state({**state, "nstep": other.extra_state()["nstep"]})
+
+
+def test_act_explores_with_the_agents_generator_and_is_greedy_when_deterministic():
+    """Before training epsilon is exploration_initial_eps = 1: act() picks uniformly random
+    actions, drawn from the agent's generator (not torch's global one); deterministic=True
+    takes argmax Q."""
+    obs = torch.zeros(200, 4)
+    draws = []
+    for global_seed in (1, 2):
+        agent = rlkit.make("dqn", "CartPole-v1", seed=0, exploration_initial_eps=1.0,
+                           eval_freq=0)
+        with torch.random.fork_rng():
+            torch.manual_seed(global_seed)
+            draws.append(agent.act(obs))
+    assert torch.equal(draws[0], draws[1])
+    assert set(draws[0].tolist()) == {0, 1}
+    greedy = agent.q_net(obs).argmax(dim=1)
+    assert torch.equal(agent.act(obs, deterministic=True), greedy)

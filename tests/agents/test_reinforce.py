@@ -12,6 +12,7 @@ import rlkit
 from rlkit.agents.reinforce import reinforce_loss
 from rlkit.errors import ConfigError
 
+T, F = True, False
 SMALL = dict(n_envs=2, batch_episodes=4, rollout_steps=8, eval_freq=0, eval_episodes=2,
              log_freq=64, total_timesteps=512)
 
@@ -320,3 +321,24 @@ def test_collect_clips_gaussian_actions_into_the_box(register_env):
     agent = _collected(env_id, log_std_init=2.0)
     agent.collect()
     assert np.abs(agent.chunk.actions).max() > 1.0
+
+
+def test_returns_ignore_a_truncation_on_the_last_stored_row(counter):
+    """env 0 terminates on row 1 (row 2 is its autoreset row); env 1 is truncated on row 2, the
+    last stored row, so its episode is incomplete and its bootstrap row is not stored yet: only
+    masked truncations may look up the row after them."""
+    from rlkit.buffers import EpisodeBuffer, RolloutBuffer
+
+    agent = _collected(counter(terminate_at=10, max_steps=100), n_envs=2, baseline="value")
+    chunk = RolloutBuffer(3, 2, obs_shape=(1,), action_shape=())
+    flags = {"terminated": [[F, F], [T, F], [F, F]], "truncated": [[F, F], [F, F], [F, T]],
+             "valid": [[T, T], [T, T], [F, T]]}
+    for t in range(3):
+        chunk.add(np.full((2, 1), t, np.float32), np.zeros(2), np.ones(2, np.float32),
+                  np.array(flags["terminated"][t]), np.array(flags["truncated"][t]),
+                  np.array(flags["valid"][t]), np.zeros(2), np.zeros(2))
+    agent.episodes = EpisodeBuffer(2, obs_shape=(1,), action_shape=())
+    agent.episodes.extend(chunk)
+    batch = agent.episodes.take_complete()
+    assert batch.obs.shape[0] == 3 and not batch.mask[2, 1]
+    np.testing.assert_allclose(agent._returns(batch)[batch.mask], [1.5, 1.0])  # env 0 only
