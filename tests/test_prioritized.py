@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from rlkit.prioritized import PrioritizedReplayBuffer, importance_weights
 
@@ -153,3 +154,10 @@ def test_sample_corrects_fully_by_default():
     batch = buf.sample(32, np.random.default_rng(0))
     p = np.array([1.0, 2.0, 4.0, 8.0])[batch.indices]
     np.testing.assert_allclose(batch.weights.numpy(), 1.0 / p, rtol=1e-6)
+    assert batch.weights.dtype == torch.float32
+
+
+def test_update_priorities_wants_1d_indices():
+    buf = filled(4, 4)
+    with pytest.raises(ValueError):
+        buf.update_priorities(np.array([[0], [1]]), np.array([[1.0], [2.0]]))

@@ -295,3 +295,9 @@ def test_reading_a_leaf_outside_the_capacity_raises() -> None:
     for bad in ([5], [-1], [0, 7]):
         with pytest.raises(IndexError):
             tree[np.array(bad)]
+
+
+def test_stratified_sample_of_one() -> None:
+    tree = SumTree(4)
+    tree.update(np.arange(4), np.array([0.0, 1.0, 0.0, 0.0]))
+    assert stratified_sample(tree, 1, np.random.default_rng(0)).tolist() == [1]

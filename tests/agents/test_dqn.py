@@ -459,3 +459,35 @@ def test_act_explores_with_the_agents_generator_and_is_greedy_when_deterministic
     assert set(draws[0].tolist()) == {0, 1}
     greedy = agent.q_net(obs).argmax(dim=1)
     assert torch.equal(agent.act(obs, deterministic=True), greedy)
+
+
+def test_explore_is_epsilon_greedy_per_env():
+    """A stand-in greedy policy always picks action 1. eps 0: all greedy. eps 0.5: about half
+    the envs explore, each drawing its own uniform action, so action 0 has frequency 1/4.
+    eps 1: frequency 1/2 (no greedy call at all)."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, eval_freq=0)
+    calls = []
+
+    def greedy(obs):
+        calls.append(len(obs))
+        return np.ones(len(obs), np.int64)
+
+    obs = np.zeros((4000, 4), np.float32)
+    assert agent._explore(obs, 0.0, greedy).tolist() == [1] * 4000
+    zeros = np.count_nonzero(agent._explore(obs, 0.5, greedy) == 0)
+    assert 800 < zeros < 1200
+    calls.clear()
+    zeros = np.count_nonzero(agent._explore(obs, 1.0, greedy) == 0)
+    assert 1800 < zeros < 2200 and calls == []
+
+
+def test_collect_steps_to_the_next_multiple_of_train_freq_within_the_budget():
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4,
+                       learning_starts=1000, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.global_step, agent.end_step = 1, 100
+    agent.collect()
+    assert agent.global_step == 4  # 3 steps to the round at step 4
+    agent.end_step = 5
+    agent.collect()
+    assert agent.global_step == 5  # the budget leaves 1 step of the next 4
