@@ -161,3 +161,12 @@ def test_update_priorities_wants_1d_indices():
     buf = filled(4, 4)
     with pytest.raises(ValueError):
         buf.update_priorities(np.array([[0], [1]]), np.array([[1.0], [2.0]]))
+
+
+def test_default_alpha_and_eps():
+    """alpha 0.6, eps 1e-6: |delta| = 3 -> (3 + 1e-6)^0.6 = 1.9331823."""
+    buf = PrioritizedReplayBuffer(4, (1,), ())
+    buf.add(np.zeros((1, 1)), np.zeros(1), np.zeros(1), np.zeros((1, 1)), np.zeros(1))
+    buf.update_priorities(np.array([0]), np.array([3.0]))
+    assert buf.priorities(np.array([0]))[0] == pytest.approx((3 + 1e-6) ** 0.6, rel=1e-12)
+    assert (3 + 1e-6) ** 0.6 == pytest.approx(1.9331823, rel=1e-7)

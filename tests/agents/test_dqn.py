@@ -491,3 +491,28 @@ def test_collect_steps_to_the_next_multiple_of_train_freq_within_the_budget():
     agent.end_step = 5
     agent.collect()
     assert agent.global_step == 5  # the budget leaves 1 step of the next 4
+
+
+def test_collect_explores_fully_until_learning_starts(monkeypatch):
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, learning_starts=2,
+                       exploration_initial_eps=0.3, exploration_final_eps=0.3, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 100
+    epsilons, original = [], agent._explore
+    monkeypatch.setattr(agent, "_explore",
+                        lambda obs, eps, greedy: epsilons.append(eps) or original(obs, eps, greedy))
+    agent.collect()
+    assert epsilons == [1.0, 1.0, 0.3, 0.3]  # global steps 0 and 1 are before learning_starts
+
+
+def test_gradient_steps_minus_one_trains_once_per_env_step(monkeypatch):
+    """train_freq 4 vector steps of 2 envs: 8 env steps, so 8 gradient steps."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=2, train_freq=4, gradient_steps=-1,
+                       learning_starts=0, batch_size=4, prioritized=False, n_step=1, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 100
+    agent.collect()
+    calls, original = [], agent._gradient_step
+    monkeypatch.setattr(agent, "_gradient_step", lambda *args: calls.append(1) or original(*args))
+    agent.update()
+    assert len(calls) == 8
