@@ -170,3 +170,9 @@ def test_default_alpha_and_eps():
     buf.update_priorities(np.array([0]), np.array([3.0]))
     assert buf.priorities(np.array([0]))[0] == pytest.approx((3 + 1e-6) ** 0.6, rel=1e-12)
     assert (3 + 1e-6) ** 0.6 == pytest.approx(1.9331823, rel=1e-7)
+
+
+def test_storage_dtypes_are_passed_on():
+    buf = PrioritizedReplayBuffer(4, (2,), (), obs_dtype=np.uint8, action_dtype=np.int32)
+    assert buf.obs.dtype == np.uint8 and buf.next_obs.dtype == np.uint8
+    assert buf.actions.dtype == np.int32

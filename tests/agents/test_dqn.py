@@ -516,3 +516,40 @@ def test_gradient_steps_minus_one_trains_once_per_env_step(monkeypatch):
     monkeypatch.setattr(agent, "_gradient_step", lambda *args: calls.append(1) or original(*args))
     agent.update()
     assert len(calls) == 8
+
+
+@pytest.mark.parametrize("anneal", [True, False])
+def test_update_metrics_learning_rate_clip_and_count(monkeypatch, anneal):
+    """After 4 of 16 steps: progress_remaining 0.75 (annealed lr 0.0075), epsilon
+    1 + (0.1 - 1) * min(1, 0.25 / 0.5) = 0.55; 3 gradient steps, each clipped at 0.7."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, gradient_steps=3,
+                       learning_starts=0, batch_size=4, learning_rate=0.01, anneal_lr=anneal,
+                       max_grad_norm=0.7, prioritized=False, n_step=1, eval_freq=0,
+                       exploration_initial_eps=1.0, exploration_final_eps=0.1,
+                       exploration_fraction=0.5)
+    agent.runner = agent.make_runner()
+    agent.end_step = 16
+    agent.collect()
+    clips, step = [], agent.optimizer.step
+    monkeypatch.setattr(agent.optimizer, "step",
+                        lambda max_grad_norm=None: clips.append(max_grad_norm) or step(
+                            max_grad_norm=max_grad_norm))
+    out = agent.update()
+    assert set(out) == {"charts/epsilon", "charts/learning_rate", "losses/td_loss",
+                        "losses/q_values"}
+    assert out["charts/learning_rate"] == pytest.approx(0.01 * (0.75 if anneal else 1.0))
+    assert out["charts/epsilon"] == pytest.approx(0.55)
+    assert clips == [0.7] * 3 and agent.n_updates == 3
+
+
+def test_no_update_until_past_learning_starts():
+    """global_step 4 = learning_starts (and 4 >= batch_size stored): still no gradient step."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, learning_starts=4,
+                       batch_size=4, prioritized=False, n_step=1, eval_freq=0,
+                       exploration_initial_eps=1.0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 100
+    agent.collect()
+    assert agent.global_step == 4 and len(agent.buffer) == 4
+    assert agent.update() == {"charts/epsilon": agent.epsilon}
+    assert agent.n_updates == 0
