@@ -553,3 +553,20 @@ def test_no_update_until_past_learning_starts():
     assert agent.global_step == 4 and len(agent.buffer) == 4
     assert agent.update() == {"charts/epsilon": agent.epsilon}
     assert agent.n_updates == 0
+
+
+def test_prioritized_beta_anneals_towards_one(monkeypatch):
+    """per_beta 0.4 after 4 of 16 steps: beta = 0.4 + (1 - 0.4) * 0.25 = 0.55, reported and
+    handed to every draw."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, gradient_steps=2,
+                       learning_starts=0, batch_size=4, prioritized=True, per_beta=0.4,
+                       n_step=1, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 16
+    agent.collect()
+    betas, sample = [], agent.buffer.sample
+    monkeypatch.setattr(agent.buffer, "sample", lambda *args, **kwargs: betas.append(
+        kwargs.get("beta")) or sample(*args, **kwargs))
+    out = agent.update()
+    assert out["charts/per_beta"] == pytest.approx(0.55)
+    assert betas == [pytest.approx(0.55)] * 2
