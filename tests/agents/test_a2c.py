@@ -186,6 +186,8 @@ def test_update_gradient_coefficients_clip_and_metrics_by_hand(monkeypatch):
     that of -mean(log pi * norm(A)) + 0.7 mean((V - R)^2) - 0.1 mean(H), clipped at 0.3."""
     agent = _collected_a2c(normalize_advantage=True, ent_coef=0.1, vf_coef=0.7,
                            max_grad_norm=0.3, learning_rate=0.01)
+    with torch.no_grad():  # away from the uniform policy, where dH/dlogits = 0
+        agent.policy.policy.logits.bias.copy_(torch.tensor([1.5, -1.0]))
     data = agent.buffer.get()
     log_probs, entropy, values = agent.policy.evaluate_actions(data.obs, data.actions)
     adv = (data.advantages - data.advantages.mean()) / (data.advantages.std() + 1e-8)

@@ -444,13 +444,13 @@ def test_checkpoint_modules_and_nstep_state(n_step):
 
 
 def test_act_explores_with_the_agents_generator_and_is_greedy_when_deterministic():
-    """Before training epsilon is exploration_initial_eps = 1: act() picks uniformly random
-    actions, drawn from the agent's generator (not torch's global one); deterministic=True
-    takes argmax Q."""
+    """Before training epsilon is exploration_initial_eps = 0.5: act() explores half the time
+    with uniformly random actions, both drawn from the agent's generator (not torch's global
+    one); deterministic=True takes argmax Q."""
     obs = torch.zeros(200, 4)
     draws = []
     for global_seed in (1, 2):
-        agent = rlkit.make("dqn", "CartPole-v1", seed=0, exploration_initial_eps=1.0,
+        agent = rlkit.make("dqn", "CartPole-v1", seed=0, exploration_initial_eps=0.5,
                            eval_freq=0)
         with torch.random.fork_rng():
             torch.manual_seed(global_seed)
