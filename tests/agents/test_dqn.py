@@ -570,3 +570,23 @@ def test_prioritized_beta_anneals_towards_one(monkeypatch):
     out = agent.update()
     assert out["charts/per_beta"] == pytest.approx(0.55)
     assert betas == [pytest.approx(0.55)] * 2
+
+
+def test_q_loss_defaults_to_huber():
+    q, y = torch.tensor([0.0]), torch.tensor([3.0])  # |Q - y| = 3: huber 3 - 0.5, mse 9
+    assert q_loss(q, y, None).item() == pytest.approx(2.5)
+
+
+def test_target_update_counts_intervals_crossed_from_a_mid_interval_start():
+    """Interval 64, tau 0.5: a collect from step 32 to 64 crosses one boundary (64 // 64 -
+    32 // 64 = 1), so the target moves halfway to the online net."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, **SMALL)
+    online = next(agent.q_net.head.parameters())
+    target = next(agent.q_target.head.parameters())
+    agent.config.tau = 0.5
+    before = target.detach().clone()
+    with torch.no_grad():
+        online.add_(4.0)
+    agent._collect_start, agent.global_step = 32, 64
+    agent._update_target()
+    torch.testing.assert_close(target, before + 0.5 * 4.0)
