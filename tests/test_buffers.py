@@ -291,3 +291,16 @@ def test_rollout_buffer_stores_extras_per_step():
                 np.ones(3, bool), np.zeros(3), np.zeros(3), hidden=np.full((3, 2), t + 1.0))
     assert buf.extras["hidden"].shape == (2, 3, 2)
     np.testing.assert_array_equal(buf.extras["hidden"][:, 0, 0], [1.0, 2.0])
+
+
+def test_replay_add_returns_the_rows_written_and_keeps_discounts_of_valid_rows():
+    buf = ReplayBuffer(8, obs_shape=(1,), action_shape=(), store_discounts=True)
+    obs = np.arange(3, dtype=np.float32)[:, None]
+    idx = buf.add(obs, np.zeros(3), np.zeros(3), obs, np.zeros(3),
+                  valid=np.array([True, False, True]), discounts=np.array([0.5, 0.25, 0.125]))
+    assert idx.tolist() == [0, 1]
+    np.testing.assert_array_equal(buf.discounts[:2], [0.5, 0.125])
+    idx = buf.add(obs, np.zeros(3), np.zeros(3), obs, np.zeros(3), discounts=np.ones(3))
+    assert idx.tolist() == [2, 3, 4]
+    batch = buf.batch(np.array([0, 4]))  # default device: cpu
+    assert batch.obs.device.type == "cpu" and batch.discounts.tolist() == [0.5, 1.0]

@@ -83,3 +83,14 @@ def test_to_env_actions_clips_into_both_bounds():
                                   [-1.0, 0.5, 2.0])
     discrete = np.array([3, 0])
     assert to_env_actions(discrete, gym.spaces.Discrete(4)) is discrete
+
+
+def test_rollout_shapes_pick_dtypes_from_the_spaces():
+    from rlkit.rollout import rollout_shapes
+
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    discrete = gym.spaces.Discrete(3)
+    assert rollout_shapes(box, box) == {"obs_shape": (2,), "action_shape": (2,),
+                                        "obs_dtype": np.float32, "action_dtype": np.float32}
+    assert rollout_shapes(discrete, discrete) == {"obs_shape": (), "action_shape": (),
+                                                  "obs_dtype": np.int64, "action_dtype": np.int64}

@@ -301,3 +301,10 @@ def test_stratified_sample_of_one() -> None:
     tree = SumTree(4)
     tree.update(np.arange(4), np.array([0.0, 1.0, 0.0, 0.0]))
     assert stratified_sample(tree, 1, np.random.default_rng(0)).tolist() == [1]
+
+
+def test_capacity_must_be_an_integer() -> None:
+    for bad in (4.0, True):
+        with pytest.raises(TypeError):
+            SumTree(bad)
+    assert len(SumTree(np.int64(4))) == 4
