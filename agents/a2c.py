@@ -47,7 +47,7 @@ class A2CConfig(PolicyGradientConfig):
     normalize_advantage: bool = False
     """standardize the advantages of each rollout"""
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # pragma: no mutate block (config validation: tests/MUTANTS.md)
         super().validate()
         if self.n_steps < 1:
             raise ConfigError(f"config key 'n_steps' must be >= 1, got {self.n_steps}")

@@ -86,7 +86,7 @@ class DQNConfig(TrainConfig):
     per_eps: float = 1e-6
     """added to |delta| so that no transition has zero priority"""
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # pragma: no mutate block (config validation: tests/MUTANTS.md)
         super().validate()
         for key in ("buffer_size", "batch_size", "train_freq", "target_update_interval",
                     "n_step"):

@@ -52,7 +52,7 @@ class PPOConfig(PolicyGradientConfig):
     target_kl: float | None = None
     """stop the epochs early once approx KL exceeds 1.5 x this (None: never)"""
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # pragma: no mutate block (config validation: tests/MUTANTS.md)
         super().validate()
         for key in ("n_steps", "batch_size", "n_epochs"):
             if getattr(self, key) < 1:

@@ -62,7 +62,7 @@ class ReinforceConfig(PolicyGradientConfig):
     normalize_advantage: bool = False
     """standardize G - b over each batch"""
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # pragma: no mutate block (config validation: tests/MUTANTS.md)
         super().validate()
         if self.rollout_steps < 1:
             raise ConfigError(f"config key 'rollout_steps' must be >= 1, got {self.rollout_steps}")

@@ -73,7 +73,7 @@ class TabularConfig(TrainConfig):
     """td0 only: the policy to evaluate, 'random' (uniform over allowed actions) or the path
     of a saved agent (checkpoint or run directory) whose greedy policy is evaluated"""
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # pragma: no mutate block (config validation: tests/MUTANTS.md)
         super().validate()
         if not 0.0 < self.learning_rate <= 1.0 or not 0.0 <= self.final_learning_rate <= 1.0:
             raise ConfigError(
@@ -399,7 +399,7 @@ class TabularAgent(Agent):
         return out
 
     # --- reading the tables -------------------------------------------------------------
-    def describe_policy(self) -> str | None:
+    def describe_policy(self) -> str | None:  # pragma: no mutate block (display text)
         """The greedy policy as arrows on the grid (FrozenLake, CliffWalking), or a table."""
         greedy = greedy_actions(self.table.values, self.mask.values)
         # '·' marks states whose row was never updated (holes, the goal, unreached cells).
@@ -426,7 +426,9 @@ class TabularAgent(Agent):
         return "\n".join(lines)
 
 
-def _grid_layout(env: gym.Env) -> tuple[list[list[str]], str] | None:
+def _grid_layout(
+    env: gym.Env,
+) -> tuple[list[list[str]], str] | None:  # pragma: no mutate block (display text)
     """Cells (letters for fixed cells, '.' where an arrow goes) and arrows by action."""
     name = type(env).__name__
     if name == "FrozenLakeEnv":  # actions: left, down, right, up
@@ -561,7 +563,7 @@ class TD0(TabularAgent):
             out["charts/rms_error"] = rms_error(self.table.values, self.true_values)
         return out
 
-    def describe_policy(self) -> str | None:
+    def describe_policy(self) -> str | None:  # pragma: no mutate block (display text)
         """V on the grid for grid envs, else V per state (up to 64 states)."""
         values = self.table.values
         if self.grid is not None:

@@ -1,4 +1,9 @@
+import importlib
+import importlib.abc
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -7,6 +12,38 @@ import pytest
 # No test may reach W&B's servers.
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
+
+
+class _MutantAgentsFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Under mutmut, ``rlkit.agents[.x]`` is the mutated top-level ``agents[.x]``.
+
+    pyproject maps the package ``rlkit.agents`` to the folder ``agents/``. mutmut copies that
+    folder to ``mutants/agents/`` and names its mutants ``agents.<module>.<function>``; a
+    trampoline only switches to a mutant when its function's ``__module__`` is ``agents.<module>``.
+    Without this finder the editable install would import the unmutated ``agents/`` as
+    ``rlkit.agents``. With it, ``import rlkit.agents.dqn`` returns the very module object
+    ``agents.dqn`` (imported from ``mutants/``), so there is one copy and mutants switch on.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "rlkit.agents" or fullname.startswith("rlkit.agents."):
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    specs = {}  # agents.x -> its own spec, which the alias import overwrites
+
+    def create_module(self, spec):
+        module = importlib.import_module(spec.name.removeprefix("rlkit."))
+        self.specs[module.__name__] = module.__spec__
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = self.specs[module.__name__]
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+if _ROOT.name == "mutants" and (_ROOT / "agents").is_dir():  # the tests run from mutmut's copy
+    sys.meta_path.insert(0, _MutantAgentsFinder())
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from rlkit.buffers import (
     RolloutBuffer,
     gae_advantages,
     minibatches,
+    normalize_advantages,
     reward_to_go,
 )
 from rlkit.rollout import EnvRunner, collect_rollout
@@ -190,3 +191,116 @@ def test_episode_buffer_hands_out_complete_episodes_and_keeps_running_ones():
     assert batch.truncated[batch.mask].tolist() == [False, False, True]
     # rows before env 1's running episode (autoreset row 4, then 15, 16) are dropped
     assert restored.size == 3 and restored.start.tolist() == [2, 0]
+
+
+def test_reward_to_go_terminated_wins_over_truncated_with_a_bootstrap():
+    """Gymnasium may set both flags (the time limit falls on the terminal step): the episode
+    terminated, so G = r and the bootstrap value 5 is ignored."""
+    out = reward_to_go(np.array([[1.0], [2.0]], np.float32), np.array([[False], [True]]),
+                       np.array([[False], [True]]), GAMMA, bootstrap=np.full((2, 1), 5.0))
+    np.testing.assert_allclose(out, [[2.0], [2.0]])  # 1 + .5 * 2, then 2
+
+
+def test_normalize_advantages_adds_1e_8_to_the_std():
+    """(0, 2e-8): mean 1e-8, sample std sqrt(2) * 1e-8, so +-1e-8 / (2.4142e-8) = +-0.41421."""
+    out = normalize_advantages(torch.tensor([0.0, 2e-8], dtype=torch.float64))
+    torch.testing.assert_close(out, torch.tensor([-0.41421356, 0.41421356], dtype=torch.float64))
+
+
+def _numbered_batch(n):
+    from rlkit.buffers import RolloutBatch
+
+    x = torch.arange(n, dtype=torch.float32)
+    return RolloutBatch(x, x, x, x, x, x)
+
+
+def test_one_minibatch_of_the_whole_batch_keeps_its_order_and_the_generator():
+    generator = torch.Generator().manual_seed(0)
+    state = generator.get_state()
+    (only,) = minibatches(_numbered_batch(6), 6, generator)
+    assert only.obs.tolist() == list(range(6))
+    assert torch.equal(generator.get_state(), state)  # no permutation was drawn
+
+
+def test_minibatches_draw_their_order_from_the_given_generator():
+    with torch.random.fork_rng():
+        torch.manual_seed(123)  # the global generator must play no part
+        got = torch.cat([mb.obs for mb in minibatches(_numbered_batch(8), 3,
+                                                      torch.Generator().manual_seed(7))])
+    expected = torch.randperm(8, generator=torch.Generator().manual_seed(7)).float()
+    assert torch.equal(got, expected)
+
+
+def test_episode_buffer_grows_only_when_full_and_then_doubles():
+    episodes = EpisodeBuffer(1, obs_shape=(1,), action_shape=(), capacity=4)
+    episodes.extend(_chunk([[0], [1], [2], [3]]))
+    assert episodes.capacity == 4  # 0 + 4 rows fit exactly
+    episodes.extend(_chunk([[4], [5]]))
+    assert episodes.capacity == 8  # max(2 * 4, 6)
+    assert episodes.obs[:6, 0, 0].tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_episode_buffer_one_step_episode_at_the_first_row_and_dropping_one_row():
+    """env 0's first stored step terminates (an episode of one step, ending on row start = 0);
+    row 1 is its autoreset row. Taking it moves start to 1 and drops that one row."""
+    episodes = EpisodeBuffer(1, obs_shape=(1,), action_shape=())
+    episodes.extend(_chunk([[0], [1]], terminated=[(0, 0)], invalid=[(1, 0)]))
+    assert episodes.n_complete() == 1
+    batch = episodes.take_complete()
+    assert batch.obs.shape == (2, 1, 1)  # the episode's row and the row after it, no more
+    assert batch.mask.tolist() == [[True], [False]]
+    assert episodes.size == 1 and episodes.start.tolist() == [0]
+    assert episodes.obs[0, 0, 0] == 1.0
+
+
+def test_episode_buffer_state_keeps_int64_starts_and_the_capacity():
+    episodes = EpisodeBuffer(2, obs_shape=(1,), action_shape=(), capacity=4)
+    assert episodes.state_dict()["start"].dtype == np.int64
+    episodes.extend(_chunk([[0, 10], [1, 11], [2, 12], [3, 13]], terminated=[(0, 0)]))
+    state = episodes.state_dict()
+    state["start"] = state["start"].astype(np.int32)
+    restored = EpisodeBuffer(2, obs_shape=(1,), action_shape=(), capacity=4)
+    restored.load_state_dict(state)
+    assert restored.start.dtype == np.int64
+    assert restored.capacity == 4 and restored.size == 4  # 4 rows fit without growing
+    assert restored.n_complete() == 1
+
+
+def test_loading_an_empty_state_leaves_no_complete_episode():
+    """Rows beyond ``size`` are stale, not data: after loading an empty buffer's state the
+    terminal flag left in row 0 must not count."""
+    episodes = EpisodeBuffer(1, obs_shape=(1,), action_shape=())
+    episodes.extend(_chunk([[0], [1]], terminated=[(0, 0)]))
+    episodes.load_state_dict(EpisodeBuffer(1, obs_shape=(1,), action_shape=()).state_dict())
+    assert episodes.size == 0
+    assert episodes.n_complete() == 0 and episodes.take_complete() is None
+
+
+def test_gae_over_a_single_step_is_the_td_error():
+    """T = 1: A_0 = r + gamma V(s_1) - V(s_0) = 1 + 0.5 * 4 - 1 = 2."""
+    adv = gae_advantages(np.array([[1.0]]), np.array([[1.0]]), np.array([[4.0]]),
+                         np.array([[False]]), np.array([[False]]), GAMMA, LAM)
+    np.testing.assert_allclose(adv, [[2.0]])
+
+
+def test_rollout_buffer_stores_extras_per_step():
+    buf = RolloutBuffer(2, 3, obs_shape=(1,), action_shape=(),
+                        extras={"hidden": ((2,), np.float32)})
+    for t in range(2):
+        buf.add(np.zeros((3, 1)), np.zeros(3), np.zeros(3), np.zeros(3, bool), np.zeros(3, bool),
+                np.ones(3, bool), np.zeros(3), np.zeros(3), hidden=np.full((3, 2), t + 1.0))
+    assert buf.extras["hidden"].shape == (2, 3, 2)
+    np.testing.assert_array_equal(buf.extras["hidden"][:, 0, 0], [1.0, 2.0])
+
+
+def test_replay_add_returns_the_rows_written_and_keeps_discounts_of_valid_rows():
+    buf = ReplayBuffer(8, obs_shape=(1,), action_shape=(), store_discounts=True)
+    obs = np.arange(3, dtype=np.float32)[:, None]
+    idx = buf.add(obs, np.zeros(3), np.zeros(3), obs, np.zeros(3),
+                  valid=np.array([True, False, True]), discounts=np.array([0.5, 0.25, 0.125]))
+    assert idx.tolist() == [0, 1]
+    np.testing.assert_array_equal(buf.discounts[:2], [0.5, 0.125])
+    idx = buf.add(obs, np.zeros(3), np.zeros(3), obs, np.zeros(3), discounts=np.ones(3))
+    assert idx.tolist() == [2, 3, 4]
+    batch = buf.batch(np.array([0, 4]))  # default device: cpu
+    assert batch.obs.device.type == "cpu" and batch.discounts.tolist() == [0.5, 1.0]

@@ -117,3 +117,20 @@ def test_state_dict_round_trip():
     b.load_state_dict(a.state_dict())
     step = [(2, 3, 3, False, False, True)]
     assert run(a, step) == run(b, step) == [(0.0, 2.75, 3.0, False, 0.125)]
+
+
+def test_transitions_hold_float32_returns_and_discounts():
+    """... and observations and actions of the dtypes asked for; the ring's pending counts are
+    integers (they go into checkpoints)."""
+    acc = NStepAccumulator(1, 2, GAMMA, obs_shape=(1,), action_shape=(),
+                           obs_dtype=np.float32, action_dtype=np.int64)
+    assert acc.state_dict()["length"].dtype == np.int64
+    out = None
+    for _ in range(2):
+        out = acc.add(np.zeros((1, 1), np.float32), np.zeros(1), np.array([1.0], np.float32),
+                      np.zeros((1, 1), np.float32), np.array([False]), np.array([False]),
+                      np.array([True]))
+    assert out.rewards.dtype == np.float32 and out.discounts.dtype == np.float32
+    assert out.obs.dtype == np.float32 and out.actions.dtype == np.int64
+    np.testing.assert_allclose(out.rewards, [1.5])  # 1 + 0.5 * 1
+    np.testing.assert_allclose(out.discounts, [0.25])

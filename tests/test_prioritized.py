@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from rlkit.prioritized import PrioritizedReplayBuffer, importance_weights
 
@@ -138,3 +139,40 @@ def test_sampling_an_empty_buffer_is_a_clear_error():
         buf.sample(8, np.random.default_rng(0))
     with pytest.raises(ValueError, match="batch_size"):
         filled(4, 2).sample(0, np.random.default_rng(0))
+
+
+def test_importance_weights_divide_by_the_smallest_priority():
+    """p = 2, 4 with p_min = 2, beta 0.5: (1, 2)^-0.5 = 1, 0.7071."""
+    np.testing.assert_allclose(importance_weights(np.array([2.0, 4.0]), 2.0, 0.5),
+                               [1.0, 2**-0.5])
+
+
+def test_sample_corrects_fully_by_default():
+    """beta defaults to 1: w_i = p_min / p_i (p = 1, 2, 4, 8 as above)."""
+    buf = filled(4, 4)
+    buf.update_priorities(np.arange(4), np.array([0.0, -1.0, 3.0, -7.0]))
+    batch = buf.sample(32, np.random.default_rng(0))
+    p = np.array([1.0, 2.0, 4.0, 8.0])[batch.indices]
+    np.testing.assert_allclose(batch.weights.numpy(), 1.0 / p, rtol=1e-6)
+    assert batch.weights.dtype == torch.float32
+
+
+def test_update_priorities_wants_1d_indices():
+    buf = filled(4, 4)
+    with pytest.raises(ValueError):
+        buf.update_priorities(np.array([[0], [1]]), np.array([[1.0], [2.0]]))
+
+
+def test_default_alpha_and_eps():
+    """alpha 0.6, eps 1e-6: |delta| = 3 -> (3 + 1e-6)^0.6 = 1.9331823."""
+    buf = PrioritizedReplayBuffer(4, (1,), ())
+    buf.add(np.zeros((1, 1)), np.zeros(1), np.zeros(1), np.zeros((1, 1)), np.zeros(1))
+    buf.update_priorities(np.array([0]), np.array([3.0]))
+    assert buf.priorities(np.array([0]))[0] == pytest.approx((3 + 1e-6) ** 0.6, rel=1e-12)
+    assert (3 + 1e-6) ** 0.6 == pytest.approx(1.9331823, rel=1e-7)
+
+
+def test_storage_dtypes_are_passed_on():
+    buf = PrioritizedReplayBuffer(4, (2,), (), obs_dtype=np.uint8, action_dtype=np.int32)
+    assert buf.obs.dtype == np.uint8 and buf.next_obs.dtype == np.uint8
+    assert buf.actions.dtype == np.int32

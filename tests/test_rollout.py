@@ -38,3 +38,59 @@ def test_episode_statistics_match_gymnasiums_wrapper(vectorization):
     finished = runner.pop_finished()
     assert len(finished) > 20
     assert finished == expected
+
+
+def test_load_state_dict_restores_the_runner_with_its_dtypes(counter):
+    """Counter: reward 1 per step, terminates on step 3. The state is taken after 2 steps
+    and handed back with plain numbers of other dtypes (as a checkpoint format may)."""
+    env_id = counter(3, 10)
+    runner = EnvRunner(make_vec_env(env_id, 2, seed=0), seed=0)
+    for _ in range(2):
+        runner.step(np.zeros(2, dtype=np.int64))
+    state = runner.state_dict()
+    state.update(autoreset=np.array([0, 0]), episode_return=[2, 2], episode_length=[2.0, 2.0])
+    restored = EnvRunner(make_vec_env(env_id, 2, seed=1), seed=1)
+    assert restored.load_state_dict(state) is True
+    assert restored.infos == {}
+    assert restored.autoreset.dtype == bool and restored.episode_return.dtype == np.float64
+    assert restored.episode_length.dtype == np.int64
+    step = restored.step(np.zeros(2, dtype=np.int64))  # step 3 ends both episodes
+    assert step.valid.tolist() == [True, True] and step.terminated.tolist() == [True, True]
+    finished = restored.pop_finished()
+    assert finished == [(3.0, 3), (3.0, 3)] and isinstance(finished[0][1], int)
+    # the state after that step: both envs are due for their autoreset step
+    state = restored.state_dict()
+    state["autoreset"] = state["autoreset"].astype(np.int64)
+    again = EnvRunner(make_vec_env(env_id, 2, seed=2), seed=2)
+    again.load_state_dict(state)
+    assert again.autoreset.tolist() == [True, True]
+    assert again.step(np.zeros(2, dtype=np.int64)).valid.tolist() == [False, False]
+
+
+def test_load_state_dict_of_an_env_that_cannot_be_restored_says_so(counter):
+    env_id = counter(3, 10)
+    runner = EnvRunner(make_vec_env(env_id, 2, seed=0), seed=0)
+    state = runner.state_dict()
+    state["env"] = {**state["env"], "complete": False}
+    assert EnvRunner(make_vec_env(env_id, 2, seed=0), seed=0).load_state_dict(state) is False
+
+
+def test_to_env_actions_clips_into_both_bounds():
+    from rlkit.rollout import to_env_actions
+
+    box = gym.spaces.Box(-1.0, 2.0, (3,), np.float32)
+    np.testing.assert_array_equal(to_env_actions(np.array([-5.0, 0.5, 5.0]), box),
+                                  [-1.0, 0.5, 2.0])
+    discrete = np.array([3, 0])
+    assert to_env_actions(discrete, gym.spaces.Discrete(4)) is discrete
+
+
+def test_rollout_shapes_pick_dtypes_from_the_spaces():
+    from rlkit.rollout import rollout_shapes
+
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    discrete = gym.spaces.Discrete(3)
+    assert rollout_shapes(box, box) == {"obs_shape": (2,), "action_shape": (2,),
+                                        "obs_dtype": np.float32, "action_dtype": np.float32}
+    assert rollout_shapes(discrete, discrete) == {"obs_shape": (), "action_shape": (),
+                                                  "obs_dtype": np.int64, "action_dtype": np.int64}

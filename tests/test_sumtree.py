@@ -285,3 +285,26 @@ def test_stratified_sample_can_return_the_priorities() -> None:
     np.testing.assert_array_equal(sampled, priorities[leaves])
     # the same draws as without priorities, for the same generator state
     np.testing.assert_array_equal(leaves, stratified_sample(tree, 50, np.random.default_rng(2)))
+
+
+def test_reading_a_leaf_outside_the_capacity_raises() -> None:
+    """Capacity 5 pads to 8 leaves: 5 .. 7 exist in storage but are no leaves of the tree."""
+    tree = SumTree(5)
+    tree.update(np.arange(5), np.ones(5))
+    assert tree[np.array([0, 4])].tolist() == [1.0, 1.0]
+    for bad in ([5], [-1], [0, 7]):
+        with pytest.raises(IndexError):
+            tree[np.array(bad)]
+
+
+def test_stratified_sample_of_one() -> None:
+    tree = SumTree(4)
+    tree.update(np.arange(4), np.array([0.0, 1.0, 0.0, 0.0]))
+    assert stratified_sample(tree, 1, np.random.default_rng(0)).tolist() == [1]
+
+
+def test_capacity_must_be_an_integer() -> None:
+    for bad in (4.0, True):
+        with pytest.raises(TypeError):
+            SumTree(bad)
+    assert len(SumTree(np.int64(4))) == 4

@@ -188,3 +188,80 @@ def test_a2c_learns_cartpole(learns, seed, fast_paths):
     ATEN_CPU_CAPABILITY. With a lowered budget A2C's greedy policy still swings between ~70 and
     500 from one evaluation to the next (seed 0 at 40k steps: 101.5), so the budget stays."""
     learns("a2c", "CartPole-v1", seed=seed, bar=400, fast_paths=fast_paths)
+
+
+def test_make_optimizer_builds_adam_or_rmsprop_with_its_settings():
+    from rlkit.agents.a2c import make_optimizer
+
+    adam = make_optimizer(torch.nn.Linear(2, 1), "adam", lr=0.01, eps=1e-3)
+    assert isinstance(adam.optimizer, torch.optim.Adam)
+    assert (adam.param_groups[0]["lr"], adam.param_groups[0]["eps"]) == (0.01, 1e-3)
+    rmsprop = make_optimizer(torch.nn.Linear(2, 1), "rmsprop", lr=0.02, eps=1e-4, alpha=0.5)
+    assert isinstance(rmsprop.optimizer, torch.optim.RMSprop)
+    group = rmsprop.param_groups[0]
+    assert (group["lr"], group["eps"], group["alpha"]) == (0.02, 1e-4, 0.5)
+    default = make_optimizer(torch.nn.Linear(2, 1), "rmsprop", lr=0.02, eps=1e-4)
+    assert default.param_groups[0]["alpha"] == 0.99
+
+
+@pytest.mark.parametrize("optimizer, cls", [("adam", torch.optim.Adam),
+                                            ("rmsprop", torch.optim.RMSprop)])
+def test_config_picks_the_optimizer_and_its_alpha(optimizer, cls):
+    agent = rlkit.make("a2c", "CartPole-v1", optimizer=optimizer, rmsprop_alpha=0.9,
+                       optimizer_eps=1e-3, learning_rate=0.02)
+    assert isinstance(agent.optimizer.optimizer, cls)
+    group = agent.optimizer.param_groups[0]
+    assert (group["lr"], group["eps"]) == (0.02, 1e-3)
+    if optimizer == "rmsprop":
+        assert group["alpha"] == 0.9
+
+
+def _collected_a2c(**overrides):
+    config = dict(seed=0, n_envs=2, n_steps=8, eval_freq=0)
+    agent = rlkit.make("a2c", "CartPole-v1", **{**config, **overrides})
+    agent.runner = agent.make_runner()
+    agent.end_step = 64
+    agent.collect()  # global_step 16: progress_remaining = 0.75
+    return agent
+
+
+def test_update_gradient_coefficients_clip_and_metrics_by_hand(monkeypatch):
+    """normalize_advantage, ent_coef 0.1, vf_coef 0.7: the gradient handed to the optimizer is
+    that of -mean(log pi * norm(A)) + 0.7 mean((V - R)^2) - 0.1 mean(H), clipped at 0.3."""
+    agent = _collected_a2c(normalize_advantage=True, ent_coef=0.1, vf_coef=0.7,
+                           max_grad_norm=0.3, learning_rate=0.01)
+    with torch.no_grad():  # away from the uniform policy, where dH/dlogits = 0
+        agent.policy.policy.logits.bias.copy_(torch.tensor([1.5, -1.0]))
+    data = agent.buffer.get()
+    log_probs, entropy, values = agent.policy.evaluate_actions(data.obs, data.actions)
+    adv = (data.advantages - data.advantages.mean()) / (data.advantages.std() + 1e-8)
+    loss = (-(log_probs * adv).mean() + 0.7 * (values - data.returns).pow(2).mean()
+            - 0.1 * entropy.mean())
+    params = list(agent.policy.parameters())
+    expected = torch.autograd.grad(loss, params, allow_unused=True)
+    clips = []
+    monkeypatch.setattr(agent.optimizer, "step",
+                        lambda max_grad_norm=None: clips.append(max_grad_norm))
+    metrics = agent.update()
+    assert clips == [0.3]
+    for p, g in zip(params, expected, strict=True):
+        torch.testing.assert_close(p.grad, torch.zeros_like(p) if g is None else g,
+                                   rtol=1e-4, atol=1e-6)
+    assert set(metrics) == {"losses/policy_loss", "losses/value_loss", "losses/entropy",
+                            "charts/learning_rate"}
+    assert float(metrics["losses/policy_loss"]) == pytest.approx(
+        float(-(log_probs * adv).mean().detach()), rel=1e-5)
+    assert float(metrics["losses/value_loss"]) == pytest.approx(
+        float((values - data.returns).pow(2).mean().detach()), rel=1e-5)
+    assert float(metrics["losses/entropy"]) == pytest.approx(
+        float(entropy.mean().detach()), rel=1e-5)
+    assert metrics["charts/learning_rate"] == 0.01  # not annealed
+    agent.update()
+    assert agent.n_updates == 2
+
+
+def test_annealed_learning_rate_follows_progress():
+    agent = _collected_a2c(anneal_lr=True, learning_rate=0.01)
+    metrics = agent.update()
+    assert metrics["charts/learning_rate"] == pytest.approx(0.0075)
+    assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(0.0075)

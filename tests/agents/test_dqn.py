@@ -482,3 +482,169 @@ def test_dueling_head_is_v_plus_centred_advantages(bandit, dueling):
         q = agent.q_net(torch.zeros(1, 1))
     np.testing.assert_allclose(q.numpy(), [[9.0, 11.0]] if dueling else [[1.0, 3.0]])
     assert agent.predict(np.zeros(1, np.float32)) == 1
+
+
+def test_max_q_values_is_per_row():
+    q = torch.tensor([[1.0, 2.0], [5.0, 0.0]])
+    assert max_q_values(q).tolist() == [2.0, 5.0]
+
+
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_checkpoint_modules_and_nstep_state(n_step):
+    agent = rlkit.make("dqn", "CartPole-v1", n_step=n_step, eval_freq=0)
+    assert set(agent.modules()) == {"q_net", "q_target", "optimizer"}
+    state = agent.extra_state()
+    assert (state["nstep"] is None) == (n_step == 1)
+    # a checkpoint without n-step state (or from a 1-step agent) loads into either
+    agent.load_extra_state({**state, "nstep": None})
+    other = rlkit.make("dqn", "CartPole-v1", n_step=4 - n_step, eval_freq=0)
+    agent.load_extra_state({**state, "nstep": other.extra_state()["nstep"]})
+
+
+def test_act_explores_with_the_agents_generator_and_is_greedy_when_deterministic():
+    """Before training epsilon is exploration_initial_eps = 0.5: act() explores half the time
+    with uniformly random actions, both drawn from the agent's generator (not torch's global
+    one); deterministic=True takes argmax Q."""
+    obs = torch.zeros(200, 4)
+    draws = []
+    for global_seed in (1, 2):
+        agent = rlkit.make("dqn", "CartPole-v1", seed=0, exploration_initial_eps=0.5,
+                           eval_freq=0)
+        with torch.random.fork_rng():
+            torch.manual_seed(global_seed)
+            draws.append(agent.act(obs))
+    assert torch.equal(draws[0], draws[1])
+    assert set(draws[0].tolist()) == {0, 1}
+    greedy = agent.q_net(obs).argmax(dim=1)
+    assert torch.equal(agent.act(obs, deterministic=True), greedy)
+
+
+def test_explore_is_epsilon_greedy_per_env():
+    """A stand-in greedy policy always picks action 1. eps 0: all greedy. eps 0.5: about half
+    the envs explore, each drawing its own uniform action, so action 0 has frequency 1/4.
+    eps 1: frequency 1/2 (no greedy call at all)."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, eval_freq=0)
+    calls = []
+
+    def greedy(obs):
+        calls.append(len(obs))
+        return np.ones(len(obs), np.int64)
+
+    obs = np.zeros((4000, 4), np.float32)
+    assert agent._explore(obs, 0.0, greedy).tolist() == [1] * 4000
+    zeros = np.count_nonzero(agent._explore(obs, 0.5, greedy) == 0)
+    assert 800 < zeros < 1200
+    calls.clear()
+    zeros = np.count_nonzero(agent._explore(obs, 1.0, greedy) == 0)
+    assert 1800 < zeros < 2200 and calls == []
+
+
+def test_collect_steps_to_the_next_multiple_of_train_freq_within_the_budget():
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4,
+                       learning_starts=1000, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.global_step, agent.end_step = 1, 100
+    agent.collect()
+    assert agent.global_step == 4  # 3 steps to the round at step 4
+    agent.end_step = 5
+    agent.collect()
+    assert agent.global_step == 5  # the budget leaves 1 step of the next 4
+
+
+def test_collect_explores_fully_until_learning_starts(monkeypatch):
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, learning_starts=2,
+                       exploration_initial_eps=0.3, exploration_final_eps=0.3, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 100
+    epsilons, original = [], agent._explore
+    monkeypatch.setattr(agent, "_explore",
+                        lambda obs, eps, greedy: epsilons.append(eps) or original(obs, eps, greedy))
+    agent.collect()
+    assert epsilons == [1.0, 1.0, 0.3, 0.3]  # global steps 0 and 1 are before learning_starts
+
+
+def test_gradient_steps_minus_one_trains_once_per_env_step(monkeypatch):
+    """train_freq 4 vector steps of 2 envs: 8 env steps, so 8 gradient steps."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=2, train_freq=4, gradient_steps=-1,
+                       learning_starts=0, batch_size=4, prioritized=False, n_step=1, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 100
+    agent.collect()
+    calls, original = [], agent._gradient_step
+    monkeypatch.setattr(agent, "_gradient_step", lambda *args: calls.append(1) or original(*args))
+    agent.update()
+    assert len(calls) == 8
+
+
+@pytest.mark.parametrize("anneal", [True, False])
+def test_update_metrics_learning_rate_clip_and_count(monkeypatch, anneal):
+    """After 4 of 16 steps: progress_remaining 0.75 (annealed lr 0.0075), epsilon
+    1 + (0.1 - 1) * min(1, 0.25 / 0.5) = 0.55; 3 gradient steps, each clipped at 0.7."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, gradient_steps=3,
+                       learning_starts=0, batch_size=4, learning_rate=0.01, anneal_lr=anneal,
+                       max_grad_norm=0.7, prioritized=False, n_step=1, eval_freq=0,
+                       exploration_initial_eps=1.0, exploration_final_eps=0.1,
+                       exploration_fraction=0.5)
+    agent.runner = agent.make_runner()
+    agent.end_step = 16
+    agent.collect()
+    clips, step = [], agent.optimizer.step
+    monkeypatch.setattr(agent.optimizer, "step",
+                        lambda max_grad_norm=None: clips.append(max_grad_norm) or step(
+                            max_grad_norm=max_grad_norm))
+    out = agent.update()
+    assert set(out) == {"charts/epsilon", "charts/learning_rate", "losses/td_loss",
+                        "losses/q_values"}
+    assert out["charts/learning_rate"] == pytest.approx(0.01 * (0.75 if anneal else 1.0))
+    assert out["charts/epsilon"] == pytest.approx(0.55)
+    assert clips == [0.7] * 3 and agent.n_updates == 3
+
+
+def test_no_update_until_past_learning_starts():
+    """global_step 4 = learning_starts (and 4 >= batch_size stored): still no gradient step."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, learning_starts=4,
+                       batch_size=4, prioritized=False, n_step=1, eval_freq=0,
+                       exploration_initial_eps=1.0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 100
+    agent.collect()
+    assert agent.global_step == 4 and len(agent.buffer) == 4
+    assert agent.update() == {"charts/epsilon": agent.epsilon}
+    assert agent.n_updates == 0
+
+
+def test_prioritized_beta_anneals_towards_one(monkeypatch):
+    """per_beta 0.4 after 4 of 16 steps: beta = 0.4 + (1 - 0.4) * 0.25 = 0.55, reported and
+    handed to every draw."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, n_envs=1, train_freq=4, gradient_steps=2,
+                       learning_starts=0, batch_size=4, prioritized=True, per_beta=0.4,
+                       n_step=1, eval_freq=0)
+    agent.runner = agent.make_runner()
+    agent.end_step = 16
+    agent.collect()
+    betas, sample = [], agent.buffer.sample
+    monkeypatch.setattr(agent.buffer, "sample", lambda *args, **kwargs: betas.append(
+        kwargs.get("beta")) or sample(*args, **kwargs))
+    out = agent.update()
+    assert out["charts/per_beta"] == pytest.approx(0.55)
+    assert betas == [pytest.approx(0.55)] * 2
+
+
+def test_q_loss_defaults_to_huber():
+    q, y = torch.tensor([0.0]), torch.tensor([3.0])  # |Q - y| = 3: huber 3 - 0.5, mse 9
+    assert q_loss(q, y, None).item() == pytest.approx(2.5)
+
+
+def test_target_update_counts_intervals_crossed_from_a_mid_interval_start():
+    """Interval 64, tau 0.5: a collect from step 32 to 64 crosses one boundary (64 // 64 -
+    32 // 64 = 1), so the target moves halfway to the online net."""
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, **SMALL)
+    online = next(agent.q_net.head.parameters())
+    target = next(agent.q_target.head.parameters())
+    agent.config.tau = 0.5
+    before = target.detach().clone()
+    with torch.no_grad():
+        online.add_(4.0)
+    agent._collect_start, agent.global_step = 32, 64
+    agent._update_target()
+    torch.testing.assert_close(target, before + 0.5 * 4.0)

@@ -263,3 +263,112 @@ def test_ppo_with_memory_learns_recall(learns, seed, torso):
     1.0 for both torsos on seeds 0-4 (benchmarks/memory_tasks.py)."""
     approximator = {"type": "attention", "context": 12} if torso == "attention" else {}
     learns("ppo", "rlkit/Recall-v0", seed=seed, bar=0.95, approximator=approximator)
+
+
+def test_value_loss_clips_from_above_too():
+    """V = 3, V_old = 1, R = 5, clip 0.5: V_clipped = 1 + clip(2, -.5, .5) = 1.5, and
+    max((3 - 5)^2, (1.5 - 5)^2) = max(4, 12.25) = 12.25."""
+    loss = value_loss(torch.tensor([3.0]), torch.tensor([1.0]), torch.tensor([5.0]), 0.5)
+    assert loss.item() == pytest.approx(12.25)
+
+
+PPO_METRICS = {"losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl",
+               "losses/clip_fraction", "losses/explained_variance", "charts/learning_rate",
+               "charts/clip_range"}
+
+
+def test_update_gradient_with_entropy_bonus_clip_and_metrics(bandit, monkeypatch):
+    """ent_coef 0.1, vf_coef 0.5, r = 1: the gradient handed to the optimizer is that of
+    clipped surrogate + 0.5 value loss - 0.1 mean entropy, clipped at max_grad_norm 0.3."""
+    agent = _crafted_ppo(bandit, ent_coef=0.1, vf_coef=0.5, max_grad_norm=0.3)
+    _fill(agent, [1, 1, 0, 0], [1.0, 2.0, -1.0, 0.5], values=0.5, returns=2.0)
+    obs, actions = torch.ones(4, 1), torch.tensor([1, 1, 0, 0])
+    log_probs, entropy, values = agent.policy.evaluate_actions(obs, actions)
+    advantages = torch.tensor([1.0, 2.0, -1.0, 0.5])
+    ratio = (log_probs - log_probs.detach()).exp()
+    loss = (clipped_surrogate_loss(ratio, advantages, 0.2)
+            + 0.5 * value_loss(values, torch.full((4,), 0.5), torch.full((4,), 2.0), None)
+            - 0.1 * entropy.mean())
+    params = list(agent.policy.parameters())
+    expected = torch.autograd.grad(loss, params, allow_unused=True)
+    clips = []
+    monkeypatch.setattr(agent.optimizer, "step",
+                        lambda max_grad_norm=None: clips.append(max_grad_norm))
+    out = agent.update()
+    assert clips == [0.3]
+    for p, g in zip(params, expected, strict=True):
+        torch.testing.assert_close(p.grad, torch.zeros_like(p) if g is None else g,
+                                   rtol=1e-4, atol=1e-6)
+    assert set(out) == PPO_METRICS
+    assert out["losses/entropy"] == pytest.approx(float(entropy.mean().detach()), rel=1e-5)
+    assert out["losses/entropy"] > 0
+
+
+@pytest.mark.parametrize("anneal", [True, False])
+def test_learning_rate_and_clip_range_annealing(bandit, anneal):
+    """global step 25 of 100: progress_remaining 0.75 scales lr 0.01 and clip range 0.2."""
+    agent = _crafted_ppo(bandit, anneal_lr=anneal, anneal_clip_range=anneal)
+    agent.global_step, agent.end_step = 25, 100
+    _fill(agent, [1, 1, 0, 0], [1.0, 2.0, 3.0, 4.0])
+    out = agent.update()
+    decay = 0.75 if anneal else 1.0
+    assert out["charts/learning_rate"] == pytest.approx(0.01 * decay)
+    assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * decay)
+    assert out["charts/clip_range"] == pytest.approx(0.2 * decay)
+
+
+def test_clip_fraction_counts_only_ratios_beyond_the_range(bandit):
+    """At the end of training the annealed clip range is 0; r = 1 exactly (|r - 1| = 0 is not
+    > 0) is not clipped."""
+    agent = _crafted_ppo(bandit, anneal_clip_range=True)
+    agent.global_step, agent.end_step = 100, 100
+    _fill(agent, [1, 1, 0, 0], [1.0, 2.0, 3.0, 4.0])
+    out = agent.update()
+    assert out["charts/clip_range"] == 0.0
+    assert out["losses/clip_fraction"] == 0.0
+
+
+@pytest.mark.parametrize("target_kl, n_updates", [(0.15, 2), (0.0, 2)])
+def test_target_kl_threshold_is_strictly_above_1_5_times_the_target(bandit, target_kl,
+                                                                      n_updates):
+    """target 0.15: approx KL 0.307 (r = 2, see above) > 1.5 x 0.15 = 0.225: stop after the
+    first epoch (2 minibatches). target 0 with r = 1: the first epoch's KL is exactly 0, not
+    > 0, so a second epoch runs; the policy has moved by then (KL > 0) and it stops."""
+    if target_kl:
+        agent = _crafted_ppo(bandit, n_epochs=5, batch_size=2, target_kl=target_kl)
+        _fill(agent, [1, 1, 0, 0], [1.0] * 4, ratio=2.0)
+    else:
+        agent = _crafted_ppo(bandit, n_epochs=5, batch_size=4)
+        agent.config.target_kl = 0.0
+        _fill(agent, [1, 1, 0, 0], [1.0, 2.0, -1.0, 0.5])
+    agent.update()
+    assert agent.n_updates == n_updates
+
+
+@pytest.mark.parametrize("returns, values, explained", [
+    # R - V = (0, 1, 0, 1): sample variance 1/3; Var[R] = 5/3: 1 - (1/3) / (5/3) = 0.8
+    ([1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 3.0, 3.0], 0.8),
+    # Var[R] = 0: 1 - (1/3) / (0 + 1e-8)
+    ([1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], 1.0 - (1 / 3) / 1e-8),
+])
+def test_explained_variance_by_hand(bandit, returns, values, explained):
+    agent = _crafted_ppo(bandit)
+    _fill(agent, [1, 1, 0, 0], [1.0, 2.0, 3.0, 4.0])
+    agent.buffer.returns[:, 0] = returns
+    agent.buffer.values[:, 0] = values
+    out = agent.update()
+    assert out["losses/explained_variance"] == pytest.approx(explained, rel=1e-5)
+
+
+def test_minibatch_order_comes_from_the_agents_generator(bandit):
+    """Two equal agents end equal after an update with shuffled minibatches, whatever the
+    global torch generator holds."""
+    params = []
+    for global_seed in (1, 2):
+        agent = _crafted_ppo(bandit, n_epochs=2, batch_size=2)
+        _fill(agent, [1, 1, 0, 0], [1.0, 2.0, -3.0, 0.5], values=0.5, returns=[1.0, 2.0, 0.0, 3.0])
+        with torch.random.fork_rng():
+            torch.manual_seed(global_seed)
+            agent.update()
+        params.append(_snapshot(agent.policy.parameters()))
+    assert _unchanged(params[0], params[1])

@@ -3,6 +3,7 @@
 import os
 import signal
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ import rlkit
 from rlkit.agents.reinforce import reinforce_loss
 from rlkit.errors import ConfigError
 
+T, F = True, False
 SMALL = dict(n_envs=2, batch_episodes=4, rollout_steps=8, eval_freq=0, eval_episodes=2,
              log_freq=64, total_timesteps=512)
 
@@ -216,3 +218,153 @@ def test_checkpoint_holds_the_value_optimizer_with_the_shared_modules():
     assert set(modules) == {"policy", "optimizer", "value_optimizer"}
     assert set(rlkit.make("reinforce", "CartPole-v1", baseline="mean").modules()) == {
         "policy", "optimizer"}
+
+
+def test_update_gradient_coefficients_and_clip_by_hand(counter, monkeypatch):
+    """Learned baseline, ent_coef 0.1, vf_coef 0.7, normalized advantages: the gradient that
+    reaches both optimizers is that of -mean(log pi * norm(G - V)) - 0.1 H + 0.7 mean((V - G)^2),
+    and each optimizer clips at max_grad_norm."""
+    agent = _collected(counter(terminate_at=3, max_steps=10), baseline="value", ent_coef=0.1,
+                       vf_coef=0.7, normalize_advantage=True, max_grad_norm=0.3)
+    agent.collect()
+    obs = torch.as_tensor(agent.episodes.obs[[0, 1, 2, 4, 5, 6], 0])
+    actions = torch.as_tensor(agent.episodes.actions[[0, 1, 2, 4, 5, 6], 0])
+    log_probs, entropy, values = agent.policy.evaluate_actions(obs, actions)
+    returns = torch.tensor([1.75, 1.5, 1, 1.75, 1.5, 1])
+    adv = returns - values.detach()
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    loss = (-(log_probs * adv).mean() - 0.1 * entropy.mean()
+            + 0.7 * (values - returns).pow(2).mean())
+    params = list(agent.policy.parameters())
+    expected = torch.autograd.grad(loss, params, allow_unused=True)
+    clips = []
+    for optimizer in (agent.optimizer, agent.value_optimizer):
+        monkeypatch.setattr(optimizer, "step",
+                            lambda max_grad_norm=None: clips.append(max_grad_norm))
+    metrics = agent.update()
+    assert clips == [0.3, 0.3]
+    for p, g in zip(params, expected, strict=True):
+        torch.testing.assert_close(p.grad, torch.zeros_like(p) if g is None else g,
+                                   rtol=1e-4, atol=1e-6)
+    mean_entropy = float(entropy.mean().detach())
+    assert float(metrics["losses/entropy"]) == pytest.approx(mean_entropy, rel=1e-5)
+    assert metrics["charts/episodes_per_update"] == 2
+    assert metrics["charts/steps_per_update"] == 6
+    assert metrics["charts/learning_rate"] == 1e-3
+
+
+@pytest.mark.parametrize("anneal", [True, False])
+def test_update_learning_rates_with_and_without_annealing(counter, anneal):
+    """After 8 of 32 steps progress_remaining is 0.75: annealed step sizes are 3/4 of the
+    configured ones (policy 0.01, value 0.004); without annealing they stay as configured."""
+    agent = _collected(counter(terminate_at=3, max_steps=10), anneal_lr=anneal,
+                       learning_rate=0.01, value_learning_rate=0.004)
+    agent.end_step = 32
+    agent.collect()
+    assert agent.global_step == 8
+    metrics = agent.update()
+    decay = 0.75 if anneal else 1.0
+    assert metrics["charts/learning_rate"] == pytest.approx(0.01 * decay)
+    assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * decay)
+    assert agent.value_optimizer.param_groups[0]["lr"] == pytest.approx(0.004 * decay)
+    assert agent.optimizer.param_groups[0]["eps"] == 1e-5  # adam_eps
+    assert agent.value_optimizer.param_groups[0]["eps"] == 1e-5
+
+
+def test_updates_are_counted_and_the_mean_baseline_is_reported(counter):
+    agent = _collected(counter(terminate_at=3, max_steps=10), baseline="mean")
+    agent.collect()
+    metrics = agent.update()
+    assert metrics["charts/mean_baseline"] == pytest.approx(4.25 / 3)
+    agent.collect()
+    agent.update()
+    assert agent.n_updates == 2
+
+
+def test_extra_state_restores_the_mean_baseline(counter):
+    env_id = counter(terminate_at=3, max_steps=10)
+    agent = _collected(env_id, baseline="mean")
+    agent.collect()
+    agent.update()
+    other = _collected(env_id, baseline="mean")
+    other.load_extra_state(agent.extra_state())
+    assert other.mean_return == pytest.approx(4.25 / 3)
+
+
+@pytest.mark.parametrize("overrides, steps", [
+    # 10-step episodes, chunks of 8: the 2nd episode ends on row 20 and is complete once row 21
+    # (its true final observation) is stored, after 3 chunks
+    (dict(batch_episodes=2), 24),
+    (dict(batch_episodes=0, batch_steps=16), 16),  # exactly 2 chunks, not 3
+])
+def test_collect_stops_at_the_update_trigger(counter, overrides, steps):
+    agent = _collected(counter(terminate_at=10, max_steps=100), **overrides)
+    agent.collect()
+    assert agent.global_step == steps
+
+
+def test_collect_stops_before_a_chunk_would_pass_the_budget(counter):
+    """end_step 16: after one chunk 8 + 8 <= 16 allows a second; after two, 16 + 8 > 16."""
+    agent = _collected(counter(terminate_at=10, max_steps=100), batch_episodes=100)
+    agent.end_step = 16
+    agent.collect()
+    assert agent.global_step == 16
+
+
+def test_truncation_bootstraps_from_the_value_of_the_true_final_observation(counter):
+    """Time limit 2: each episode sees obs 0, 1 and its truncating step returns obs 2, so
+    G_1 = 1 + .5 V(2) and G_0 = 1 + .5 G_1 (V of the network as initialized, not a constant)."""
+    agent = _collected(counter(terminate_at=10, max_steps=2), baseline="value")
+    agent.collect()
+    batch = agent.episodes.take_complete()
+    with torch.no_grad():
+        v0, v2 = agent.policy.get_value(torch.tensor([[0.0], [2.0]])).tolist()
+    assert abs(v2 - v0) > 1e-4
+    g1 = 1 + 0.5 * v2
+    g0 = 1 + 0.5 * g1
+    np.testing.assert_allclose(agent._returns(batch)[batch.mask], [g0, g1, g0, g1], rtol=1e-5)
+
+
+class _BoundedAction(gym.Env):
+    """One-step episodes whose action must lie in [-1, 1] (it fails at once otherwise)."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        assert np.all(np.abs(action) <= 1.0), action
+        return np.zeros(1, np.float32), 0.0, True, False, {}
+
+
+def test_collect_clips_gaussian_actions_into_the_box(register_env):
+    """log std 2 (sigma = 7.4): most samples leave [-1, 1]; the env gets them clipped, the
+    chunk keeps the sampled (unclipped) actions that were learned from."""
+    env_id = register_env("test/BoundedAction-v0", _BoundedAction)
+    agent = _collected(env_id, log_std_init=2.0)
+    agent.collect()
+    assert np.abs(agent.chunk.actions).max() > 1.0
+
+
+def test_returns_ignore_a_truncation_on_the_last_stored_row(counter):
+    """env 0 terminates on row 1 (row 2 is its autoreset row); env 1 is truncated on row 2, the
+    last stored row, so its episode is incomplete and its bootstrap row is not stored yet: only
+    masked truncations may look up the row after them."""
+    from rlkit.buffers import EpisodeBuffer, RolloutBuffer
+
+    agent = _collected(counter(terminate_at=10, max_steps=100), n_envs=2, baseline="value")
+    chunk = RolloutBuffer(3, 2, obs_shape=(1,), action_shape=())
+    flags = {"terminated": [[F, F], [T, F], [F, F]], "truncated": [[F, F], [F, F], [F, T]],
+             "valid": [[T, T], [T, T], [F, T]]}
+    for t in range(3):
+        chunk.add(np.full((2, 1), t, np.float32), np.zeros(2), np.ones(2, np.float32),
+                  np.array(flags["terminated"][t]), np.array(flags["truncated"][t]),
+                  np.array(flags["valid"][t]), np.zeros(2), np.zeros(2))
+    agent.episodes = EpisodeBuffer(2, obs_shape=(1,), action_shape=())
+    agent.episodes.extend(chunk)
+    batch = agent.episodes.take_complete()
+    assert batch.obs.shape[0] == 3 and not batch.mask[2, 1]
+    np.testing.assert_allclose(agent._returns(batch)[batch.mask], [1.5, 1.0])  # env 0 only

@@ -4,8 +4,10 @@ the acceptance learning checks on Rooms, RandomWalk, Taxi, CliffWalking and Froz
 import os
 import signal
 
+import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 import rlkit
 from rlkit.agents import tabular
@@ -356,3 +358,200 @@ def test_qlearning_frozen_lake_success_rate_at_least_070(learns, seed):
     """Success rate over 1000 episodes (2026-11-26, seeds 0 / 1 / 2): untrained 0.0, trained
     0.729 / 0.729 / 0.743 (the optimal policy succeeds about 74 % of the time)."""
     learns("qlearning", "FrozenLake-v1", seed=seed, bar=0.70, episodes=1000)
+
+
+# --- spaces numbered from start, acting, counters, checkpoints (mutation testing) ----------
+class ShiftedBandit(gym.Env):
+    """States numbered from 10 and actions from 5 (``action_start``): from state 10, action 6
+    pays 1 and action 5 pays 0; either ends the episode in state 11, where nothing is allowed.
+    An action outside the space fails at once."""
+
+    observation_space = gym.spaces.Discrete(2, start=10)
+
+    def __init__(self, action_start: int = 5):
+        self.action_space = gym.spaces.Discrete(2, start=action_start)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return 10, {"action_mask": np.array([1, 1], np.int8)}
+
+    def step(self, action):
+        assert self.action_space.contains(action), action
+        reward = float(action == self.action_space.start + 1)
+        return 11, reward, True, False, {"action_mask": np.array([0, 0], np.int8)}
+
+
+@pytest.fixture
+def shifted(register_env):
+    return register_env("test/ShiftedBandit-v0", ShiftedBandit)
+
+
+def test_spaces_numbered_from_start_map_to_table_rows_and_columns(shifted):
+    """Random behaviour (eps 1), eta 0.5: Q(10, 6) -> 1 - 0.5^k, Q(10, 5) stays 0; state 11
+    (row 1) is only ever reached, never left. Its all-False mask is stored as all allowed."""
+    agent = _agent("qlearning", shifted, n_envs=2, learning_rate=0.5, lr_schedule="constant",
+                   exploration_initial_eps=1.0, exploration_final_eps=1.0, total_timesteps=40,
+                   initial_value=0.0)
+    agent.learn()
+    q = agent.table.values
+    assert q[0, 1] > 0.5 and q[0, 0] == 0.0 and q[1].tolist() == [0.0, 0.0]
+    assert agent.mask.values.tolist() == [[True, True], [True, True]]
+    assert agent.predict(10) == 6 and not isinstance(agent.predict(10), np.ndarray)
+    np.testing.assert_array_equal(agent.predict(np.array([[10.0], [10.0]])), [[6], [6]])
+    assert torch.equal(agent.act(torch.tensor([10.0, 10.0]), deterministic=True),
+                       torch.tensor([6, 6]))
+    sampled = agent.act(torch.full((200,), 10))  # training behaviour: eps 1, both actions
+    assert set(sampled.tolist()) == {5, 6}
+    explored = agent.predict(np.full(200, 10), deterministic=False)
+    assert explored.shape == (200,) and set(explored.tolist()) == {5, 6}
+
+
+def test_record_masks_writes_the_present_rows_and_allows_all_in_dead_ends(shifted):
+    agent = _agent("qlearning", shifted)
+    agent.record_masks(np.array([10, 11]), {"action_mask": np.array([[1, 0], [0, 0]]),
+                                            "_action_mask": np.array([True, True])})
+    assert agent.mask.values.tolist() == [[True, False], [True, True]]
+    agent.record_masks(np.array([10, 11]), {"action_mask": np.array([[0, 1], [1, 0]]),
+                                            "_action_mask": np.array([False, True])})
+    assert agent.mask.values.tolist() == [[True, False], [True, False]]
+
+
+def test_collect_redraws_the_pending_actions_for_a_new_observation(shifted):
+    """The pending action 7 was drawn for another observation (11): collect must not take it
+    (it is outside the action space) but draw a fresh one for the runner's observation 10."""
+    agent = _agent("qlearning", shifted, n_envs=1)
+    agent.runner = agent.make_runner()
+    agent.acting_obs, agent.next_actions = np.array([11]), np.array([2])
+    agent.collect()
+    states, actions, step = agent.transition
+    assert states.tolist() == [0] and actions.tolist() in ([0], [1])
+
+
+def test_greedy_choice_is_per_state():
+    """eps 0: each row's own maximum is greedy (row 0: action 1, row 1: action 1), whatever
+    the other rows hold."""
+    q = np.array([[0.0, 1.0], [0.0, 5.0], [7.0, 2.0]])
+    actions = epsilon_greedy(q, np.ones((3, 2), bool), 0.0, np.random.default_rng(0))
+    assert actions.tolist() == [1, 1, 0]
+
+
+def test_duplicate_cells_on_a_nonzero_table_np_unique_path(monkeypatch):
+    monkeypatch.setattr(tabular, "_BINCOUNT_MAX_CELLS", 0)
+    table = np.ones((2, 2))
+    apply_td_update(table, (np.array([0, 0]), np.array([1, 1])), np.array([1.0, 3.0]), 0.5)
+    np.testing.assert_allclose(table, [[1.0, 2.0], [1.0, 1.0]])  # 1 + 0.5 * mean(1, 3)
+
+
+def test_rms_error_by_hand():
+    assert rms_error(np.array([1.0, 2.0]), np.array([0.0, 4.0])) == pytest.approx(np.sqrt(2.5))
+
+
+def _two_env_step(next_obs, rewards, terminated, valid):
+    return Step(np.array(next_obs), np.array(rewards, np.float32), np.array(terminated),
+                np.array([F, F]), np.array(valid))
+
+
+def test_update_skips_the_autoreset_env_and_keeps_the_other_envs_termination():
+    """env 0: Q(3, 4) = 10, terminated with reward 1: y = 1 -> 10 + 0.5 (1 - 10) = 5.5.
+    env 1 is on its autoreset step: no update."""
+    agent = _agent("qlearning", n_envs=2, learning_rate=0.5, lr_schedule="constant", gamma=0.8)
+    agent.table.values[3, 4] = 10.0
+    agent.table.values[4] = 100.0
+    agent.transition = (np.array([3, 1]), np.array([4, 4]),
+                        _two_env_step([4, 4], [1.0, 7.0], [T, F], [T, F]))
+    agent.update()
+    assert agent.table.values[3, 4] == pytest.approx(5.5)
+    assert agent.table.values[1, 4] == 0.0
+
+
+def test_sarsa_terminated_target_does_not_bootstrap():
+    agent = _agent("sarsa", learning_rate=0.5, lr_schedule="constant", gamma=0.8)
+    agent.table.values[3, 4] = 10.0
+    agent.table.values[4] = 100.0
+    agent.transition = (np.array([3]), np.array([4]), _step(4, 1.0, terminated=T))
+    agent.update()
+    assert agent.table.values[3, 4] == pytest.approx(5.5)
+
+
+def test_td_error_metric_counts_updates_and_restarts_after_each_row():
+    """TD errors |1 - 10| = 9 (terminated, eta 0.5 -> Q = 5.5), then |1 - 5.5| = 4.5: the metric
+    is their mean 6.75; after it is read the sums restart (next row: 2.25 alone)."""
+    agent = _agent("qlearning", learning_rate=0.5, lr_schedule="constant")
+    assert agent.extra_state() == {"next_actions": None, "acting_obs": None,
+                                   "td_abs_sum": 0.0, "td_count": 0}
+    assert agent.table.values.dtype == np.float64
+    agent.table.values[3, 4] = 10.0
+    agent.global_step, agent.next_log, agent.end_step = 5, 10, 100
+    agent.transition = (np.array([3]), np.array([4]), _step(4, 1.0, terminated=T))
+    assert agent.update() == {}  # 5 < next_log 10 and 5 < end_step: no metrics row
+    assert (agent.td_abs_sum, agent.td_count, agent.n_updates) == (9.0, 1, 1)
+    agent.global_step = 10  # = next_log: metrics
+    metrics = agent.update()
+    assert (agent.n_updates, metrics["losses/td_error"]) == (2, pytest.approx(6.75))
+    assert metrics["charts/learning_rate"] == 0.5 and "charts/epsilon" in metrics
+    agent.global_step, agent.next_log = 100, 200  # = end_step: metrics
+    assert agent.update()["losses/td_error"] == pytest.approx(2.25)
+    assert agent.metrics()["losses/td_error"] == 0.0
+
+
+def test_extra_state_round_trip_and_defaults():
+    agent = _agent("qlearning", learning_rate=0.5)
+    agent.next_actions, agent.acting_obs = np.array([2]), np.array([3])
+    agent.td_abs_sum, agent.td_count = 4.5, 3
+    other = _agent("qlearning")
+    other.load_extra_state(agent.extra_state())
+    assert other.next_actions.tolist() == [2] and other.acting_obs.tolist() == [3]
+    assert (other.td_abs_sum, other.td_count) == (4.5, 3)
+    other.load_extra_state({})
+    assert other.next_actions is None and other.acting_obs is None
+    assert (other.td_abs_sum, other.td_count) == (0.0, 0)
+    assert set(agent.modules()) == {"values", "action_mask"}
+
+
+def test_initial_value_gives_a_float64_table():
+    agent = _agent("qlearning", initial_value=1)
+    assert agent.table.values.dtype == np.float64 and agent.table.values[0, 0] == 1.0
+
+
+def test_td0_random_behaviour_is_uniform_over_allowed_actions_unless_fixed():
+    td0 = _agent("td0")
+    assert set(td0.modules()) == {"values", "action_mask", "policy"}
+    td0.mask.values[:] = RoomsEnv.R != -1
+    states = np.repeat(np.arange(5), 300)
+    actions = td0.behaviour(states)
+    for s in range(5):
+        allowed = set(np.flatnonzero(RoomsEnv.R[s] != -1).tolist())
+        counts = np.bincount(actions[states == s], minlength=6)
+        assert set(np.flatnonzero(counts).tolist()) == allowed
+        assert counts.max() < 300 / len(allowed) + 60
+    td0.fixed.values[:] = 0  # action 0 everywhere: a fixed action, not "none"
+    assert td0.behaviour(np.arange(6)).tolist() == [0] * 6
+
+
+def test_td0_metrics_report_the_rms_error_on_random_walk():
+    td0 = _agent("td0", "rlkit/RandomWalk-v0")
+    td0.table.values[:] = 0.5
+    expected = rms_error(td0.table.values, RandomWalkEnv.TRUE_VALUES)
+    assert td0.metrics()["charts/rms_error"] == pytest.approx(expected)
+
+
+def test_td0_reads_a_policy_saved_on_shifted_spaces_and_checks_the_action_space(
+        tmp_path, register_env):
+    """Greedy actions of the saved Q table as table columns: state 10 -> action 6 (column 1),
+    state 11 (untouched, all zero) -> action 5 (column 0)."""
+    env_id = register_env("test/ShiftedBandit-v0", ShiftedBandit)
+    q_agent = _agent("qlearning", env_id)
+    q_agent.table.values[0] = [0.0, 1.0]
+    q_agent.save(tmp_path / "q.pt")
+    td0 = _agent("td0", env_id, policy=str(tmp_path / "q.pt"))
+    assert td0.fixed.values.tolist() == [1, 0]
+    other = register_env("test/ShiftedBandit6-v0", ShiftedBandit, kwargs={"action_start": 6})
+    with pytest.raises(ConfigError, match="policy .* is for"):
+        _agent("td0", other, policy=str(tmp_path / "q.pt"))
+
+
+def test_env_kwargs_reach_the_env_the_agent_inspects():
+    """map_name 8x8 changes FrozenLake's observation space (64 states) and its grid."""
+    agent = _agent("qlearning", "FrozenLake-v1", env_kwargs={"map_name": "8x8"})
+    assert agent.n_states == 64
+    assert len(agent.grid[0]) == 8 and len(agent.grid[0][0]) == 8
