@@ -36,7 +36,7 @@ def table(rows: list[dict], capabilities: list[str]) -> str:
     """Markdown: test, bar, untrained score, then 'trained score (pass/FAIL)' per capability."""
     runs: dict[tuple, dict[str, dict]] = defaultdict(dict)
     for row in rows:
-        name = row["test"].split("::")[-1].split("[")[0]
+        name = row["test"].split("::")[-1]  # with its parameters (seed, torso, ...)
         key = (name, row.get("fast_paths"), row["seed"])
         runs[key][row["capability"]] = row
     head = ["test", "fast paths", "seed", "steps", "bar", "untrained", *capabilities]
