@@ -304,3 +304,17 @@ def test_replay_add_returns_the_rows_written_and_keeps_discounts_of_valid_rows()
     assert idx.tolist() == [2, 3, 4]
     batch = buf.batch(np.array([0, 4]))  # default device: cpu
     assert batch.obs.device.type == "cpu" and batch.discounts.tolist() == [0.5, 1.0]
+
+
+def test_buffers_allocate_the_dtypes_they_are_given():
+    buf = RolloutBuffer(2, 3, obs_shape=(1,), action_shape=(2,), obs_dtype=np.uint8,
+                        action_dtype=np.float32, extras={"hidden": ((2,), np.float16)})
+    assert buf.obs.dtype == np.uint8 and buf.actions.dtype == np.float32
+    assert buf.extras["hidden"].dtype == np.float16
+    for name in ("rewards", "values", "log_probs", "advantages", "returns"):
+        assert getattr(buf, name).dtype == np.float32, name
+    for name in ("terminated", "truncated", "valid"):
+        assert getattr(buf, name).dtype == bool, name
+    replay = ReplayBuffer(4, obs_shape=(1,), action_shape=(), store_discounts=True)
+    for name in ("rewards", "terminated", "discounts"):
+        assert getattr(replay, name).dtype == np.float32, name

@@ -94,3 +94,33 @@ def test_rollout_shapes_pick_dtypes_from_the_spaces():
                                         "obs_dtype": np.float32, "action_dtype": np.float32}
     assert rollout_shapes(discrete, discrete) == {"obs_shape": (), "action_shape": (),
                                                   "obs_dtype": np.int64, "action_dtype": np.int64}
+
+
+def test_runner_keeps_lengths_float32_rewards_and_cuts_the_scaled_return_at_episode_ends(counter):
+    """Counter pays 1 per step and terminates after 3 steps. The reward scaler's running
+    return G = 0.5 G + r is 1, 1.5, then restarts at the episode end."""
+    from rlkit.normalize import RewardScaler
+
+    env_id = counter(3, 5)
+    runner = EnvRunner(make_vec_env(env_id, 1, seed=0), seed=0)
+    for _ in range(3):
+        step = runner.step(np.zeros(1, dtype=np.int64))
+    assert step.rewards.dtype == np.float32
+    assert list(runner.episode_lengths) == [3] and list(runner.episode_returns) == [3.0]
+    assert runner.episode_length.dtype == np.int64
+    scaler = RewardScaler(1, gamma=0.5)
+    runner = EnvRunner(make_vec_env(env_id, 1, seed=0), seed=0, reward_scaler=scaler)
+    returns = []
+    for _ in range(3):
+        runner.step(np.zeros(1, dtype=np.int64))
+        returns.append(scaler.discounted_return.tolist())
+    assert returns == [[1.0], [1.5], [0.0]]
+
+
+def test_runner_keeps_the_last_100_episodes(counter):
+    """Counter(1): every episode is one step, then an autoreset step: 8 envs x 13 = 104."""
+    runner = EnvRunner(make_vec_env(counter(1, 5), 8, seed=0), seed=0)
+    for _ in range(26):
+        runner.step(np.zeros(8, dtype=np.int64))
+    assert len(runner.pop_finished()) == 104
+    assert len(runner.episode_returns) == len(runner.episode_lengths) == 100

@@ -648,3 +648,30 @@ def test_target_update_counts_intervals_crossed_from_a_mid_interval_start():
     agent._collect_start, agent.global_step = 32, 64
     agent._update_target()
     torch.testing.assert_close(target, before + 0.5 * 4.0)
+
+
+def test_setup_builds_what_the_config_and_the_spaces_ask_for():
+    """Dueling head, Adam's eps, PER's eps, n-step from n_step=2 (with stored discounts), a
+    frozen target network, and buffer dtypes per observation space (float32 Box, uint8 Box,
+    integer ids for Discrete) in both the replay buffer and the n-step accumulator."""
+    from rlkit.networks import DuelingQHead
+
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, **{
+        **SMALL, "dueling": True, "adam_eps": 1e-3, "prioritized": True, "per_eps": 0.25,
+        "n_step": 2})
+    assert isinstance(agent.q_net.head, DuelingQHead)
+    assert agent.optimizer.param_groups[0]["eps"] == 1e-3
+    assert agent.buffer.eps == 0.25
+    assert agent.nstep is not None and agent.buffer.discounts is not None
+    assert not any(p.requires_grad for p in agent.q_target.parameters())
+    spaces = [(agent.observation_space, np.float32), (gym.spaces.Discrete(5), np.int64),
+              (gym.spaces.Box(0, 255, (4,), np.uint8), np.uint8)]
+    for space, dtype in spaces:
+        agent.observation_space = space
+        agent.setup()
+        assert agent.buffer.obs.dtype == dtype and agent.nstep.obs.dtype == dtype
+
+
+def test_update_before_any_collect_only_reports_epsilon():
+    agent = rlkit.make("dqn", "CartPole-v1", seed=0, **SMALL)
+    assert agent.update() == {"charts/epsilon": 1.0}

@@ -372,3 +372,8 @@ def test_minibatch_order_comes_from_the_agents_generator(bandit):
             agent.update()
         params.append(_snapshot(agent.policy.parameters()))
     assert _unchanged(params[0], params[1])
+
+
+def test_optimizer_takes_adams_eps_from_the_config():
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, **{**SMALL, "adam_eps": 1e-3})
+    assert agent.optimizer.param_groups[0]["eps"] == 1e-3
