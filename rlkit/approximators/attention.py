@@ -20,8 +20,8 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from rlkit.approximators.base import State, flat_obs_dim
-from rlkit.approximators.mlp import MLP
+from rlkit.approximators.base import State
+from rlkit.approximators.mlp import MemoryInput
 from rlkit.config import ApproximatorConfig
 
 
@@ -71,15 +71,12 @@ class Block(nn.Module):
         return self.norm2(z + self.feed_forward(z))
 
 
-class AttentionTorso(nn.Module):
+class AttentionTorso(MemoryInput):
     """obs -> encoder (optional MLP) -> token embedding + position -> ``num_layers`` blocks."""
 
     def __init__(self, obs_space: gym.Space, config: ApproximatorConfig) -> None:
-        super().__init__()
-        self.encoder = MLP(obs_space, config.encoder) if config.encoder is not None else None
-        self.one_hot = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else 0
-        in_dim = self.encoder.out_dim if self.encoder is not None else flat_obs_dim(obs_space)
-        self.embed = nn.Linear(in_dim, config.hidden_size)
+        super().__init__(obs_space, config)
+        self.embed = nn.Linear(self.in_dim, config.hidden_size)
         self.blocks = nn.ModuleList(
             Block(config.hidden_size, config.n_heads) for _ in range(config.num_layers)
         )
@@ -95,13 +92,6 @@ class AttentionTorso(nn.Module):
         past = self.memory
         return (weight.new_zeros(past, n_envs, self.out_dim), weight.new_zeros(past, n_envs),
                 weight.new_zeros(1, n_envs))
-
-    def _encode(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.encoder is not None:
-            return self.encoder(obs)
-        if self.one_hot:
-            return nn.functional.one_hot(obs.long(), self.one_hot).float()
-        return obs.flatten(1).float()
 
     def unroll(
         self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor

@@ -41,3 +41,22 @@ class MLP(FeedForward):
         for layer in self.layers:
             x = layer.forward(x)
         return x
+
+
+class MemoryInput(nn.Module):
+    """What a memory torso reads at each step: its ``encoder`` MLP's features when the config
+    names one, else the observation itself (one-hot for Discrete ids, flattened for a Box)."""
+
+    def __init__(self, obs_space: gym.Space, config: ApproximatorConfig) -> None:
+        super().__init__()
+        self.encoder = MLP(obs_space, config.encoder) if config.encoder is not None else None
+        self.one_hot = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else 0
+        self.in_dim = self.encoder.out_dim if self.encoder is not None else flat_obs_dim(obs_space)
+
+    def _encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations (N, ...) -> inputs (N, in_dim)."""
+        if self.encoder is not None:
+            return self.encoder(obs)
+        if self.one_hot:
+            return nn.functional.one_hot(obs.long(), self.one_hot).float()
+        return obs.flatten(1).float()

@@ -14,22 +14,19 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from rlkit.approximators.base import State, flat_obs_dim
-from rlkit.approximators.mlp import MLP
+from rlkit.approximators.base import State
+from rlkit.approximators.mlp import MemoryInput
 from rlkit.config import ApproximatorConfig
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-class RecurrentTorso(nn.Module):
+class RecurrentTorso(MemoryInput):
     """obs -> encoder (optional MLP) -> ``num_layers`` recurrent layers of ``hidden_size``."""
 
     def __init__(self, obs_space: gym.Space, config: ApproximatorConfig) -> None:
-        super().__init__()
-        self.encoder = MLP(obs_space, config.encoder) if config.encoder is not None else None
-        self.one_hot = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else 0
-        in_dim = self.encoder.out_dim if self.encoder is not None else flat_obs_dim(obs_space)
-        self.core = CELLS[config.type](in_dim, config.hidden_size, config.num_layers)
+        super().__init__(obs_space, config)
+        self.core = CELLS[config.type](self.in_dim, config.hidden_size, config.num_layers)
         # Orthogonal recurrent and input weights (a norm-preserving recurrence at the start of
         # training), zero biases, except an LSTM's forget gate: bias 1 keeps f near 0.73 rather
         # than 0.5, so a cue survives more than a few steps (Jozefowicz et al., 2015).
@@ -49,14 +46,6 @@ class RecurrentTorso(nn.Module):
         weight = next(self.core.parameters())
         zeros = weight.new_zeros(self.num_layers, n_envs, self.out_dim)
         return (zeros, zeros.clone()) if self.is_lstm else (zeros,)
-
-    def _encode(self, obs: torch.Tensor) -> torch.Tensor:
-        """Observations (N, ...) -> cell inputs (N, in_dim)."""
-        if self.encoder is not None:
-            return self.encoder(obs)
-        if self.one_hot:
-            return nn.functional.one_hot(obs.long(), self.one_hot).float()
-        return obs.flatten(1).float()
 
     def unroll(
         self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor
