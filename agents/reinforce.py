@@ -20,6 +20,9 @@ Two choices the estimator needs:
 * a truncated episode (time limit) did not end: with a learned value its return is
   bootstrapped, G_T = r_T + gamma V(s_{T+1}) at the truncated step. Without one (``none``,
   ``mean``) there is nothing to bootstrap from and it is scored as if it had terminated.
+
+With a memory torso (``lstm``, ``gru``, ``rnn``, ``attention``) the update replays each
+complete episode from the initial state at its start, which is the state it acted from.
 """
 
 from __future__ import annotations
@@ -98,9 +101,6 @@ class Reinforce(RolloutAgent):
         self.policy = ActorCritic.from_config(
             self.observation_space, self.action_space, cfg
         ).to(self.device)
-        if self.policy.has_memory:
-            raise ConfigError(f"reinforce cannot use the memory torso '{cfg.approximator.type}' "
-                              "yet (its episodes are not replayed as sequences); use ppo or a2c")
         # The policy and the value function are two learners (two step sizes in Sutton and
         # Barto's algorithm box), each with its own gradient clip: under one joint clip the
         # value loss, whose gradients are far larger early on, would shrink the policy's step.
@@ -170,11 +170,37 @@ class Reinforce(RolloutAgent):
             bootstrap = np.zeros_like(batch.rewards)
             if len(t):
                 with torch.no_grad():
-                    final_obs = torch.as_tensor(batch.obs[t + 1, j], device=self.device)
-                    bootstrap[t, j] = self.policy.get_value(final_obs).cpu().numpy()
+                    bootstrap[t, j] = self._final_values(batch, t, j).cpu().numpy()
         return reward_to_go(
             batch.rewards, batch.terminated, batch.truncated, self.config.gamma, bootstrap
         )
+
+    def _final_values(self, batch: Any, t: np.ndarray, j: np.ndarray) -> torch.Tensor:
+        """V of the true final observations, stored in the rows after truncations (t, j). A
+        memory torso reads them at the end of their episodes' sequences."""
+        if not self.policy.has_memory:
+            return self.policy.get_value(torch.as_tensor(batch.obs[t + 1, j], device=self.device))
+        obs, starts = (torch.as_tensor(x, device=self.device)
+                       for x in (batch.obs, batch.episode_starts))
+        values, _ = self.policy.rollout_values(
+            obs, self.policy.initial_state(batch.obs.shape[1]), starts)
+        return values[torch.as_tensor(t + 1), torch.as_tensor(j)]
+
+    def _evaluate(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(log pi(a|s), entropy, V(s)) of the masked steps in (step, env) order. A memory
+        torso replays every column from the initial state: each complete episode starts (and
+        resets the state) inside the batch, so its steps see exactly the memory they acted
+        with."""
+        mask = batch.mask
+        if not self.policy.has_memory:
+            return self.policy.evaluate_actions(
+                torch.as_tensor(batch.obs[mask], device=self.device),
+                torch.as_tensor(batch.actions[mask], device=self.device))
+        obs, actions, starts, mask = (
+            torch.as_tensor(x, device=self.device)
+            for x in (batch.obs, batch.actions, batch.episode_starts, batch.mask))
+        return self.policy.replay(obs, actions, starts, mask,
+                                  self.policy.initial_state(batch.obs.shape[1]))
 
     def update(self) -> dict[str, Any]:
         cfg = self.config
@@ -188,9 +214,7 @@ class Reinforce(RolloutAgent):
             self.value_optimizer.set_lr(self.value_learning_rate * decay)
         mask = batch.mask
         returns = torch.as_tensor(self._returns(batch)[mask], device=self.device)
-        obs = torch.as_tensor(batch.obs[mask], device=self.device)
-        actions = torch.as_tensor(batch.actions[mask], device=self.device)
-        log_probs, entropy, values = self.policy.evaluate_actions(obs, actions)
+        log_probs, entropy, values = self._evaluate(batch)
 
         if cfg.baseline == "value":
             baseline: torch.Tensor | float = values.detach()

@@ -300,6 +300,7 @@ class EpisodeBatch:
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
+    episode_starts: np.ndarray
     mask: np.ndarray
     n_episodes: int
 
@@ -314,7 +315,7 @@ class EpisodeBuffer:
     hands out every complete episode and keeps the running ones for later.
     """
 
-    FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "valid")
+    FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "episode_starts", "valid")
 
     def __init__(
         self,
@@ -332,6 +333,7 @@ class EpisodeBuffer:
             "rewards": ((), np.float32),
             "terminated": ((), bool),
             "truncated": ((), bool),
+            "episode_starts": ((), bool),  # what a memory torso needs to replay the episodes
             "valid": ((), bool),
         }
         self.capacity = 0
@@ -385,6 +387,7 @@ class EpisodeBuffer:
             rewards=self.rewards[lo:hi].copy(),
             terminated=self.terminated[lo:hi].copy(),
             truncated=self.truncated[lo:hi].copy(),
+            episode_starts=self.episode_starts[lo:hi].copy(),
             mask=mask,
             n_episodes=int(ends.sum()),
         )
@@ -410,7 +413,8 @@ class EpisodeBuffer:
         n = len(state["rewards"])
         self._reserve(n)
         for name in self.FIELDS:
-            getattr(self, name)[:n] = np.asarray(state[name])
+            if name in state:  # checkpoints before memory torsos have no episode_starts
+                getattr(self, name)[:n] = np.asarray(state[name])
         self.size = n
         self.start = np.asarray(state["start"], dtype=np.int64).copy()
 

@@ -214,15 +214,22 @@ class ActorCritic(nn.Module):
     def evaluate_sequences(self, batch: SequenceBatch) -> tuple[torch.Tensor, ...]:
         """Replay whole-env sequences from the stored state (truncated BPTT over the rollout)
         and return the outputs of the valid steps, flattened in (step, env) order."""
-        actor_state, critic_state = self._split(batch.memory)
-        features, _ = self.actor_torso.unroll(batch.obs, actor_state, batch.starts)
+        return self.replay(batch.obs, batch.actions, batch.starts, batch.mask, batch.memory)
+
+    def replay(
+        self, obs: torch.Tensor, actions: torch.Tensor, starts: torch.Tensor,
+        mask: torch.Tensor, state: State,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(log pi(a|s), entropy, V(s)) of the steps in ``mask`` (T, B), flattened in (step,
+        env) order, from unrolling obs (T, B, ...) with episode ``starts`` from ``state``."""
+        actor_state, critic_state = self._split(state)
+        features, _ = self.actor_torso.unroll(obs, actor_state, starts)
         critic_features = (
             features if self.share_torso
-            else self.critic_torso.unroll(batch.obs, critic_state, batch.starts)[0]
+            else self.critic_torso.unroll(obs, critic_state, starts)[0]
         )  # fmt: skip
-        dist = self.policy(features[batch.mask])
-        return (dist.log_prob(batch.actions[batch.mask]), dist.entropy(),
-                self.value(critic_features[batch.mask]))
+        dist = self.policy(features[mask])
+        return dist.log_prob(actions[mask]), dist.entropy(), self.value(critic_features[mask])
 
 
 class QHead(nn.Module):

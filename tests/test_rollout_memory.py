@@ -88,23 +88,97 @@ def test_predict_carries_the_state_and_resets_at_episode_starts():
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "reinforce"])
 def test_resume_of_a_recurrent_run_equals_the_uninterrupted_run(interrupt_and_resume, algo):
-    """The checkpoint holds the runner's memory: a resumed run acts from the same state."""
-    extra = {"batch_size": 16, "n_epochs": 2} if algo == "ppo" else {}
+    """The checkpoint holds the runner's memory (and REINFORCE's running episodes): a resumed
+    run acts from the same state."""
+    extra = {"ppo": {"n_steps": 8, "batch_size": 16, "n_epochs": 2}, "a2c": {"n_steps": 8},
+             "reinforce": {"rollout_steps": 8, "batch_episodes": 2}}[algo]
     full, resumed = interrupt_and_resume(
-        lambda: rlkit.make(algo, "rlkit/CartPoleNoVel-v0", seed=1, n_envs=2, n_steps=8,
+        lambda: rlkit.make(algo, "rlkit/CartPoleNoVel-v0", seed=1, n_envs=2,
                            approximator=LSTM, eval_freq=64, eval_episodes=2, log_freq=32,
                            total_timesteps=256, **extra),
-        at=5)
+        at=3)
     for key, value in full.policy.state_dict().items():
         torch.testing.assert_close(resumed.policy.state_dict()[key], value, rtol=0, atol=0)
 
 
-def test_reinforce_and_dqn_refuse_a_memory_torso_with_one_line():
+def _record_acting_log_probs(agent):
+    """Wrap the policy's step: every call's log pi(a|s), stacked (steps, n_envs) on demand."""
+    recorded, original = [], agent.policy.step
+
+    def step(*args, **kwargs):
+        actions, log_probs, state = original(*args, **kwargs)
+        recorded.append(log_probs.clone())
+        return actions, log_probs, state
+
+    agent.policy.step = step
+    return lambda: torch.stack(recorded)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_reinforce_replays_its_episodes_with_the_states_used_while_acting(kind):
+    """REINFORCE keeps steps until their episodes end, across chunks and updates, and replays
+    each complete episode from the initial state at its start: before any gradient step the
+    log-probabilities equal those acting recorded. The second batch begins with a column whose
+    first rows were handed out already, so a replay that carried state across that boundary,
+    or ignored the episode starts, would differ."""
+    agent = rlkit.make("reinforce", "rlkit/CartPoleNoVel-v0", seed=0, n_envs=3,
+                       rollout_steps=8, batch_episodes=4, eval_freq=0,
+                       approximator={"type": kind, "hidden_size": 8, "context": 4})
+    agent.runner = agent.make_runner()
+    agent.end_step = 100_000
+    acted = _record_acting_log_probs(agent)
+    for _ in range(2):
+        agent.collect()
+        episodes = agent.episodes
+        offset = len(acted()) - episodes.size  # recorded row of the buffer's row 0
+        lo = offset + int(episodes.start.min())
+        batch = episodes.take_complete()
+        with torch.no_grad():
+            log_probs, _, _ = agent._evaluate(batch)
+        expected = acted()[lo : lo + len(batch.mask)][torch.as_tensor(batch.mask)]
+        assert batch.n_episodes >= 4 and len(log_probs) == batch.mask.sum()
+        torch.testing.assert_close(log_probs, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_reinforce_bootstraps_a_truncation_from_the_episodes_memory(counter):
+    """Counter episodes truncated after 4 steps: the bootstrap V(s_T+1) of each equals the
+    critic unrolled over that episode alone, from the initial state, to its final obs."""
+    agent = rlkit.make("reinforce", counter(terminate_at=100, max_steps=4), seed=0, n_envs=2,
+                       rollout_steps=16, batch_episodes=2, eval_freq=0, approximator=LSTM)
+    agent.runner = agent.make_runner()
+    agent.end_step = 10_000
+    agent.collect()
+    batch = agent.episodes.take_complete()
+    t, j = np.nonzero(batch.truncated & batch.mask)
+    assert len(t) == 6  # 3 episodes per env: the later ones follow another in their column
+    with torch.no_grad():
+        got = agent._final_values(batch, t, j)
+        for k, (row, env) in enumerate(zip(t, j, strict=True)):
+            first = row - 3  # the episode's 4 steps, then its final obs
+            assert batch.episode_starts[first, env]
+            assert not batch.episode_starts[first + 1 : row + 2, env].any()
+            obs = torch.as_tensor(batch.obs[first : row + 2, env])[:, None]
+            values, _ = agent.policy.rollout_values(
+                obs, agent.policy.initial_state(1), torch.zeros(len(obs), 1, dtype=torch.bool))
+            torch.testing.assert_close(got[k], values[-1, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_reinforce_learns_through_a_memory_torso():
+    """A few updates with an LSTM run end to end and change the recurrent weights."""
+    agent = rlkit.make("reinforce", "rlkit/CartPoleNoVel-v0", seed=0, n_envs=2,
+                       rollout_steps=16, batch_episodes=2, total_timesteps=256, eval_freq=0,
+                       approximator=LSTM)
+    before = {k: v.clone() for k, v in agent.policy.state_dict().items()}
+    agent.learn()
+    assert agent.n_updates > 0
+    changed = [k for k, v in agent.policy.state_dict().items() if not torch.equal(v, before[k])]
+    assert any("core" in k for k in changed)
+
+
+def test_dqn_refuses_a_memory_torso_with_one_line():
     from rlkit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="reinforce cannot use the memory torso 'lstm'"):
-        rlkit.make("reinforce", "CartPole-v1", approximator=LSTM)
     with pytest.raises(ConfigError, match="or ppo or a2c for memory"):
         rlkit.make("dqn", "CartPole-v1", approximator=LSTM)
