@@ -3,8 +3,8 @@
     python benchmarks/recurrent_ppo.py [--steps 100000] [--seed 0]
 
 Both take rlkit's shipped CartPoleNoVel config: 8 envs x 32 steps, batch 256, 20 epochs, gamma
-0.98, GAE 0.8, lr 1e-3 decayed linearly, clip 0.2, observations normalized (not rewards), and
-the same networks: a 64-unit ReLU layer, then a 64-unit LSTM, then linear heads, for the actor
+0.98, GAE 0.8, lr 1e-3 and clip range 0.2 decayed linearly, observations and rewards
+normalized, and the same networks: a 64-unit ReLU layer, then a 64-unit LSTM, then linear heads, for the actor
 and (separately) the critic. One torch thread each; the final deterministic evaluation (10
 episodes, the state carried) is outside the timed part.
 
@@ -82,11 +82,13 @@ def main() -> None:
             return lambda progress_remaining: progress_remaining * value
 
         env = VecNormalize(make_vec_env(ENV_ID, n_envs=cfg.n_envs, seed=args.seed),
-                           norm_obs=True, norm_reward=False)
+                           norm_obs=cfg.normalize_obs, norm_reward=cfg.normalize_reward,
+                           gamma=cfg.gamma)
         model = RecurrentPPO(
             "MlpLstmPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
             n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-            learning_rate=linear(cfg.learning_rate), clip_range=cfg.clip_range,
+            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
+            clip_range=linear(cfg.clip_range) if cfg.anneal_clip_range else cfg.clip_range,
             ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
             policy_kwargs=dict(features_extractor_class=Encoder, share_features_extractor=False,
                                lstm_hidden_size=64, enable_critic_lstm=True, net_arch=[]),
