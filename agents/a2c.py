@@ -110,9 +110,8 @@ class A2C(RolloutAgent):
             cfg.optimizer_eps,
             cfg.rmsprop_alpha,
         )
-        self.buffer = make_rollout_buffer(
-            self.observation_space, self.action_space, cfg.n_steps, cfg.n_envs
-        )
+        self.buffer = make_rollout_buffer(self.observation_space, self.action_space,
+                                          cfg.n_steps, cfg.n_envs, cfg.normalize_obs)
 
     def update(self) -> dict[str, Any]:
         cfg = self.config

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from rlkit.agent import Agent
+from rlkit.approximators import eval_mode
 from rlkit.buffers import ReplayBatch, ReplayBuffer
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
@@ -35,6 +36,7 @@ from rlkit.networks import QNetwork
 from rlkit.nstep import NStepAccumulator
 from rlkit.optim import FlatOptimizer
 from rlkit.prioritized import PrioritizedReplayBuffer
+from rlkit.rollout import stored_obs_dtype
 
 
 @dataclass
@@ -165,16 +167,13 @@ class DQN(Agent):
         self.n_actions = int(self.action_space.n)
         self.action_offset = int(self.action_space.start)
         self.q_net = QNetwork(space, self.n_actions, cfg.approximator, cfg.dueling).to(self.device)
-        self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
+        self.q_target = copy.deepcopy(self.q_net).requires_grad_(False).eval()
         self.optimizer = FlatOptimizer(self.q_net, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)
         # (s, a, y, w) -> L, Q(s, a), with dL/dtheta written into the parameters' .grad
         self.loss_gradient = self.q_net.loss_gradient(
             lambda q, y, w: q_loss(q, y, w, cfg.loss), cfg.loss)
-        if isinstance(space, gym.spaces.Discrete):
-            obs_dtype = np.int64
-        else:
-            obs_dtype = np.uint8 if space.dtype == np.uint8 else np.float32
+        obs_dtype = stored_obs_dtype(space)  # raw observations: frames stay uint8 or bool
         buffer_args = dict(
             capacity=cfg.buffer_size,
             obs_shape=space.shape,
@@ -252,7 +251,7 @@ class DQN(Agent):
         buffer, nstep = self.buffer, self.nstep
         greedy = self.q_net.greedy_policy()  # argmax_a Q(s, a) on the current parameters
         # One inference_mode for the loop (entering it costs a few microseconds per step).
-        with torch.inference_mode():
+        with torch.inference_mode(), eval_mode(self.q_net):
             for _ in range(steps):
                 obs = runner.obs
                 if self.global_step < cfg.learning_starts:
@@ -290,12 +289,17 @@ class DQN(Agent):
         # tau_k = 1 - (1 - tau)^k.
         tau = 1.0 - (1.0 - cfg.tau) ** k
         with torch.no_grad():
-            online = list(self.q_net.parameters()) + list(self.q_net.buffers())
-            target = list(self.q_target.parameters()) + list(self.q_target.buffers())
+            online = [*self.q_net.parameters(), *self.q_net.buffers()]
+            target = [*self.q_target.parameters(), *self.q_target.buffers()]
             if tau == 1.0:
                 torch._foreach_copy_(target, online)
-            else:
-                torch._foreach_lerp_(target, online, tau)
+                return
+            for t, o in zip(target, online, strict=True):
+                if not t.is_floating_point():  # batch norm's step counter: copied
+                    t.copy_(o)
+            floating = [(t, o) for t, o in zip(target, online, strict=True)
+                        if t.is_floating_point()]
+            torch._foreach_lerp_([t for t, _ in floating], [o for _, o in floating], tau)
 
     def _next_values(self, next_obs: torch.Tensor, next_q_target: torch.Tensor) -> torch.Tensor:
         """V(s') in the TD target: max_b Q_target(s', b), or Q_target(s', argmax_b Q(s', b))."""

@@ -97,9 +97,8 @@ class PPO(RolloutAgent):
         ).to(self.device)
         self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)
-        self.buffer = make_rollout_buffer(
-            self.observation_space, self.action_space, cfg.n_steps, cfg.n_envs
-        )
+        self.buffer = make_rollout_buffer(self.observation_space, self.action_space,
+                                          cfg.n_steps, cfg.n_envs, cfg.normalize_obs)
 
     def update(self) -> dict[str, Any]:
         cfg = self.config

@@ -112,7 +112,7 @@ class Reinforce(RolloutAgent):
             if cfg.baseline == "value"
             else None
         )
-        shapes = rollout_shapes(self.observation_space, self.action_space)
+        shapes = rollout_shapes(self.observation_space, self.action_space, cfg.normalize_obs)
         # the shared collector fills this chunk; whole episodes accumulate in self.episodes
         self.chunk = RolloutBuffer(cfg.rollout_steps, cfg.n_envs, **shapes)
         self.episodes = EpisodeBuffer(cfg.n_envs, **shapes)

@@ -29,6 +29,7 @@ RUNS = {
                               {"approximator": {"type": "mlp", "hidden_sizes": [64, 64],
                                                 "activation": "relu"}}, None),
     "a2c-lstm-cartpolenovel": ("a2c", "rlkit/CartPoleNoVel-v0", {}, None),
+    "ppo-lstm-pendulumnovel": ("ppo", "rlkit/PendulumNoVel-v0", {}, None),
     "ppo-lstm-recall": ("ppo", "rlkit/Recall-v0", {}, 0.95),
     "ppo-attention-recall": ("ppo", "rlkit/Recall-v0",
                              {"approximator": {"type": "attention", "context": 12}}, 0.95),

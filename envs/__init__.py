@@ -6,6 +6,8 @@ Importing :mod:`rlkit.envs` registers:
   step" example (``max_episode_steps=100``, intended ``gamma=0.8``).
 * ``rlkit/RandomWalk-v0``: :class:`~rlkit.envs.random_walk.RandomWalkEnv`, the 5-state random
   walk of Sutton & Barto Example 6.2 (``max_episode_steps=1000``).
+* ``rlkit/PixelGrid-v0``: :class:`~rlkit.envs.pixels.PixelGridEnv`, reach a goal on a small
+  grid seen as a 20x20 RGB image (return 1 on success, else 0).
 * ``rlkit/CartPoleNoVel-v0``, ``rlkit/PendulumNoVel-v0`` and ``rlkit/Recall-v0``
   (:mod:`rlkit.envs.memory`): tasks that need memory (CartPole and Pendulum without their
   velocities, 500 and 200 steps; a cue to report after ``delay`` steps, default 10).
@@ -18,20 +20,23 @@ from __future__ import annotations
 import gymnasium
 
 from .memory import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv
+from .pixels import PixelGridEnv
 from .random_walk import RandomWalkEnv
 from .rooms import RoomsEnv
 
-__all__ = ["CartPoleNoVelEnv", "PendulumNoVelEnv", "RandomWalkEnv", "RecallEnv", "RoomsEnv"]
+__all__ = ["CartPoleNoVelEnv", "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv", "RecallEnv",
+           "RoomsEnv"]
 
 # Entry points are strings (not the classes) so that subprocesses, e.g. of
 # ``gymnasium.make_vec(..., vectorization_mode="async")``, import the module themselves.
-_ENVS: dict[str, tuple[str, int]] = {
+_ENVS: dict[str, tuple[str, int | None]] = {
     "rlkit/Rooms-v0": ("rlkit.envs.rooms:RoomsEnv", 100),
     "rlkit/RandomWalk-v0": ("rlkit.envs.random_walk:RandomWalkEnv", 1000),
     "rlkit/CartPoleNoVel-v0": ("rlkit.envs.memory:CartPoleNoVelEnv", 500),
     "rlkit/PendulumNoVel-v0": ("rlkit.envs.memory:PendulumNoVelEnv", 200),
     # delay + 2 steps per episode; the limit only guards a changed delay
     "rlkit/Recall-v0": ("rlkit.envs.memory:RecallEnv", 1000),
+    "rlkit/PixelGrid-v0": ("rlkit.envs.pixels:PixelGridEnv", None),  # truncates itself
 }
 
 for _env_id, (_entry_point, _max_steps) in _ENVS.items():

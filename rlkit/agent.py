@@ -23,6 +23,7 @@ import torch
 
 from rlkit import checkpoint as ckpt
 from rlkit import fast
+from rlkit.approximators.base import eval_mode
 from rlkit.config import TrainConfig, to_dict
 from rlkit.environment import make_vec_env, seed_everything, single_spaces, torch_threads
 from rlkit.errors import ConfigError
@@ -136,7 +137,8 @@ class Agent:
         env = make_vec_env(self.env_id, cfg.n_envs, cfg.seed, cfg.vectorization, cfg.env_kwargs)
         if cfg.normalize_reward and self.reward_scaler is None:
             self.reward_scaler = RewardScaler(cfg.n_envs, cfg.gamma)
-        return EnvRunner(env, cfg.seed, self.obs_normalizer, self.reward_scaler)
+        return EnvRunner(env, cfg.seed, self.obs_normalizer, self.reward_scaler,
+                         cfg.clip_reward)
 
     def learn(
         self,
@@ -178,7 +180,8 @@ class Agent:
         obs = np.asarray(obs)
         single = obs.shape == self.observation_space.shape
         batch = obs[None] if single else obs
-        with torch.inference_mode():
+        networks = [m for m in self.modules().values() if isinstance(m, torch.nn.Module)]
+        with torch.inference_mode(), eval_mode(*networks):
             if self.has_memory:
                 if state is None:
                     state, episode_start = self.initial_state(len(batch)), np.ones(len(batch))

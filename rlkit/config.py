@@ -9,6 +9,7 @@ checked against the field's type, so nothing from a config is ever evaluated as 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,15 +26,21 @@ from rlkit.errors import ConfigError
 class ApproximatorConfig:
     """Which torso maps observations to features (heads sit on top)."""
 
-    type: Literal["mlp", "lstm", "gru", "rnn", "attention"] = "mlp"
-    """torso kind: a feed-forward ``mlp``; with memory, a recurrent ``lstm``, ``gru`` or
-    (Elman) ``rnn``, or causal self-``attention`` over the last steps of the episode"""
+    type: Literal["mlp", "cnn", "lstm", "gru", "rnn", "attention"] = "mlp"
+    """torso kind: feed-forward, an ``mlp`` or a ``cnn`` (image observations); with memory, a
+    recurrent ``lstm``, ``gru`` or (Elman) ``rnn``, or causal self-``attention`` over the
+    last steps of the episode"""
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     """widths of the hidden layers"""
-    activation: Literal["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid", "silu"] = "tanh"
+    activation: Literal["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid", "silu", "selu",
+                        "prelu", "softplus"] = "tanh"
     """nonlinearity between layers"""
+    norm: Literal["none", "layer", "batch"] = "none"
+    """normalization after each hidden linear (mlp) or convolutional (cnn) layer, before the
+    activation: ``layer`` (LayerNorm; over (C, H, W) for a cnn) or ``batch`` (BatchNorm, whose
+    running statistics are used, and left alone, while acting and evaluating)"""
     layer_norm: bool = False
-    """LayerNorm after each hidden linear layer"""
+    """the same as ``norm: layer`` (kept for older configs)"""
     dropout: float = 0.0
     """dropout probability after each hidden layer (0 disables)"""
     hidden_size: int = 64
@@ -48,6 +55,14 @@ class ApproximatorConfig:
     """attention: how many steps of the current episode a step sees, itself included"""
     n_heads: int = 2
     """attention: heads per block (hidden_size must be a multiple)"""
+    conv_layers: list[list[int]] | None = None
+    """cnn: [channels, kernel, stride] per convolution; none picks the Nature-DQN stack for
+    frames of 36 pixels or more a side, else a small 3x3 stack (MinAtar's 10x10 grids)"""
+    conv_dense: int | None = None
+    """cnn: width of the dense layer after the convolutions; none: 512 (Nature), 128 (small)"""
+    channels_first: bool | None = None
+    """cnn: whether frames are (C, H, W); none guesses from the shape (the channel axis is the
+    smaller end)"""
 
     def validate(self) -> None:
         if min(self.hidden_size, self.num_layers, self.context, self.n_heads) < 1:
@@ -59,9 +74,18 @@ class ApproximatorConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"config key 'approximator.dropout' must lie in [0, 1), "
                               f"got {self.dropout}")
-        if self.encoder is not None and self.encoder.type != "mlp":
-            raise ConfigError(f"an approximator's encoder must be feed-forward (mlp), "
+        if self.encoder is not None and self.encoder.type not in ("mlp", "cnn"):
+            raise ConfigError(f"an approximator's encoder must be feed-forward (mlp or cnn), "
                               f"got '{self.encoder.type}'")
+        if self.layer_norm and self.norm == "batch":
+            raise ConfigError("config keys 'approximator.layer_norm' and 'norm: batch' "
+                              "contradict each other; set only 'norm'")
+        if self.layer_norm:
+            self.norm = "layer"
+        for layer in self.conv_layers or []:
+            if len(layer) != 3 or min(layer) < 1:
+                raise ConfigError(f"config key 'approximator.conv_layers' takes [channels, "
+                                  f"kernel, stride] triples of positive integers, got {layer}")
 
 
 @dataclass
@@ -86,6 +110,9 @@ class TrainConfig:
     """normalize observations with running mean/std (frozen during evaluation)"""
     normalize_reward: bool = False
     """scale rewards by the running std of the discounted return"""
+    clip_reward: bool = False
+    """learn from sign(r) (Atari's usual reward clipping); episode statistics and evaluation
+    keep the game's own score"""
     clip_obs: float = 10.0
     """clip normalized observations to [-clip_obs, clip_obs]"""
     approximator: ApproximatorConfig = field(default_factory=ApproximatorConfig)
@@ -275,7 +302,8 @@ def packaged_config(algo: str) -> dict[str, Any]:
 
 
 def _layer(data: dict[str, Any], env_id: str) -> dict[str, Any]:
-    """A config file may be flat, or hold ``defaults`` and per-env ``envs`` sections."""
+    """A config file may be flat, or hold ``defaults`` and per-env ``envs`` sections, whose
+    keys are env ids or patterns (``ALE/*``)."""
     if "defaults" in data or "envs" in data:
         extra = set(data) - {"defaults", "envs"}
         if extra:
@@ -285,8 +313,13 @@ def _layer(data: dict[str, Any], env_id: str) -> dict[str, Any]:
             )
         merged = dict(data.get("defaults") or {})
         envs = data.get("envs") or {}
+        name = env_id.rpartition(":")[2]
+        # A pattern entry ("ALE/*") serves a family of envs; an env's own entry goes on top.
+        for pattern, entry in envs.items():
+            if "*" in pattern and fnmatch.fnmatchcase(name, pattern):
+                merged = _merge(merged, entry or {})
         # a user's env by "module:EnvId" may be listed under either form
-        entry = envs.get(env_id) or envs.get(env_id.rpartition(":")[2])
+        entry = envs.get(env_id) or envs.get(name)
         return _merge(merged, entry or {})
     return data
 

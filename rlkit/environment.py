@@ -57,6 +57,7 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
     import rlkit.envs  # noqa: F401  registers rlkit's own envs
 
     module, _, name = env_id.rpartition(":")
+    _register_pixel_envs(name)
     if module:
         try:
             importlib.import_module(module)
@@ -75,6 +76,49 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
         ) from None
 
 
+# Pixel env families whose package registers them when imported (MinAtar: on request), so
+# that `rlkit train ppo ALE/Pong-v5` works without an import; imported only when asked for.
+PIXEL_PACKAGES = {"ALE/": ("ale_py", "ale-py"), "MinAtar/": ("minatar.gym", "minatar")}
+
+
+def _register_pixel_envs(name: str) -> None:
+    for prefix, (module, package) in PIXEL_PACKAGES.items():
+        if name.startswith(prefix) and name not in gym.registry:
+            try:
+                imported = importlib.import_module(module)
+            except ImportError:
+                raise RlkitError(f"'{name}' needs the package {package} "
+                                 f"(pip install {package})") from None
+            if hasattr(imported, "register_envs") and name not in gym.registry:
+                imported.register_envs()  # MinAtar registers its ids on request
+
+
+def is_atari(spec: gym.envs.registration.EnvSpec) -> bool:
+    return isinstance(spec.entry_point, str) and spec.entry_point.startswith("ale_py")
+
+
+ATARI_STACK = 4
+
+
+def atari_wrappers(env: gym.Env) -> gym.Env:
+    """The usual Atari preprocessing (Machado et al. 2018's protocol, as in SB3 and CleanRL):
+    up to 30 no-op actions at reset, 4 frames per action with the last two max-pooled, 84x84
+    grayscale, and the last 4 frames stacked: observations (4, 84, 84) uint8. A lost life does
+    not end the episode, so an episode's return is the game's score."""
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
+                                          terminal_on_life_loss=False, grayscale_obs=True)
+    return gym.wrappers.FrameStackObservation(env, ATARI_STACK)
+
+
+def _standard_wrappers(spec: gym.envs.registration.EnvSpec, kwargs: dict[str, Any]) -> list:
+    """Wrappers an env id gets without asking (Atari's preprocessing), and the kwargs they
+    need (frame skipping moves from the emulator into the wrapper)."""
+    if not is_atari(spec):
+        return []
+    kwargs.setdefault("frameskip", 1)
+    return [atari_wrappers]
+
+
 def make_vec_env(
     env_id: str,
     n_envs: int,
@@ -88,10 +132,12 @@ def make_vec_env(
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
+    wrappers = _standard_wrappers(spec, kwargs)
     if vectorization == "auto":
         # A natively vectorized env steps 8 CartPoles ~1.5x faster than 8 wrapped ones, but
-        # one of them more slowly than a single wrapped env.
-        native = spec.vector_entry_point is not None and n_envs > 1
+        # one of them more slowly than a single wrapped env. (ALE's own vector env preprocesses
+        # differently from the wrappers above, which evaluation uses too: not picked.)
+        native = spec.vector_entry_point is not None and n_envs > 1 and not wrappers
         vectorization = "vector_entry_point" if native else "sync"
     if vectorization == "vector_entry_point" and spec.vector_entry_point is None:
         raise RlkitError(
@@ -108,6 +154,7 @@ def make_vec_env(
             num_envs=n_envs,
             vectorization_mode=vectorization,
             vector_kwargs=vector_kwargs or None,
+            wrappers=wrappers or None,
             **kwargs,
         )
     if env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) != AutoresetMode.NEXT_STEP:
@@ -132,9 +179,14 @@ def _construction_errors(env_id: str, env_kwargs: dict[str, Any] | None) -> Iter
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     """One ``env_id`` env; a one-line error when the env does not take ``env_kwargs``."""
-    check_env_id(env_id)
+    spec = check_env_id(env_id)
+    kwargs = dict(env_kwargs or {})
+    wrappers = _standard_wrappers(spec, kwargs)
     with _construction_errors(env_id, env_kwargs):
-        return gym.make(env_id, **(env_kwargs or {}))
+        env = gym.make(env_id, **kwargs)
+    for wrapper in wrappers:
+        env = wrapper(env)
+    return env
 
 
 def single_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import gymnasium as gym
 import numpy as np
 
-from rlkit.environment import make_vec_env
+from rlkit.environment import make_env, make_vec_env
 from rlkit.errors import RlkitError
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ def record_video(agent: Agent, video_dir: str | Path, n_episodes: int, seed: int
         import moviepy  # noqa: F401
     except ImportError:
         raise RlkitError("--video needs moviepy: pip install 'rlkit[video]'") from None
-    env = gym.make(agent.env_id, render_mode="rgb_array", **agent.config.env_kwargs)
+    # make_env: the same preprocessing as in training (Atari's), the raw frames rendered
+    env = make_env(agent.env_id, {**agent.config.env_kwargs, "render_mode": "rgb_array"})
     if "rgb_array" not in (env.metadata.get("render_modes") or []):
         raise RlkitError(f"'{agent.env_id}' cannot render rgb_array frames for a video")
     video_dir = Path(video_dir)

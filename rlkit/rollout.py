@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from rlkit import env_state
+from rlkit.approximators.base import eval_mode
 from rlkit.buffers import RolloutBuffer
 from rlkit.normalize import ObsNormalizer, RewardScaler
 
@@ -42,8 +43,10 @@ class EnvRunner:
         seed: int,
         obs_normalizer: ObsNormalizer | None = None,
         reward_scaler: RewardScaler | None = None,
+        clip_reward: bool = False,
     ) -> None:
         self.env = env
+        self.clip_reward = clip_reward
         self.n_envs = env.num_envs
         self.obs_normalizer = obs_normalizer
         self.reward_scaler = reward_scaler
@@ -80,6 +83,8 @@ class EnvRunner:
         if self.obs_normalizer is not None:
             self.obs_normalizer.update(next_obs)
         rewards = rewards.astype(np.float32, copy=False)
+        if self.clip_reward:  # after the episode statistics, which keep the game's score
+            rewards = np.sign(rewards)
         if self.reward_scaler is not None:
             rewards = self.reward_scaler(rewards, ends)
         self.episode_start = ~valid  # an autoreset step returns a new episode's first obs
@@ -125,22 +130,40 @@ class EnvRunner:
         return True
 
 
-def rollout_shapes(observation_space: gym.Space, action_space: gym.Space) -> dict[str, Any]:
+def stored_obs_dtype(observation_space: gym.Space, normalized: bool = False) -> np.dtype:
+    """The dtype a buffer keeps observations in: integer ids for Discrete; frames stay uint8
+    or bool (a quarter of float32's bytes or less; the torso scales them) unless normalized;
+    anything else float32."""
+    if not observation_space.shape:
+        return np.dtype(np.int64)
+    if not normalized and observation_space.dtype in (np.uint8, np.bool_):
+        return np.dtype(observation_space.dtype)
+    return np.dtype(np.float32)
+
+
+def rollout_shapes(
+    observation_space: gym.Space, action_space: gym.Space, normalize_obs: bool = False
+) -> dict[str, Any]:
     """Per-step shapes and dtypes for buffers (float actions for Box, integer ids otherwise)."""
     continuous = isinstance(action_space, gym.spaces.Box)
     return {
         "obs_shape": observation_space.shape,
         "action_shape": action_space.shape,
-        "obs_dtype": np.float32 if observation_space.shape else np.int64,
+        "obs_dtype": stored_obs_dtype(observation_space, normalize_obs),
         "action_dtype": np.float32 if continuous else np.int64,
     }
 
 
 def make_rollout_buffer(
-    observation_space: gym.Space, action_space: gym.Space, n_steps: int, n_envs: int
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    n_steps: int,
+    n_envs: int,
+    normalize_obs: bool = False,
 ) -> RolloutBuffer:
-    """A rollout buffer with the dtypes the spaces need."""
-    return RolloutBuffer(n_steps, n_envs, **rollout_shapes(observation_space, action_space))
+    """A rollout buffer with the dtypes the spaces need (see :func:`stored_obs_dtype`)."""
+    shapes = rollout_shapes(observation_space, action_space, normalize_obs)
+    return RolloutBuffer(n_steps, n_envs, **shapes)
 
 
 def to_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
@@ -164,16 +187,23 @@ def collect_rollout(
     ``policy.sample(obs) -> (actions, log_probs)`` acts; ``policy.get_value(obs)`` gives V.
     The policy does not change during a rollout, so V of every stored observation (and of the
     bootstrap observation after the last step) comes from one batched forward pass at the end
-    instead of one per step.
+    instead of one per step, except where pi and V share their torso (``policy.share_torso``):
+    then the features computed to act give V too (``policy.act``), which saves a second
+    pass of the torso (a CNN's, for one) over the rollout.
     """
     if getattr(policy, "has_memory", False):
         collect_with_memory(runner, buffer, policy, preprocess, action_space, gamma, gae_lambda)
         return
+    shared = getattr(policy, "share_torso", False)
     buffer.reset()
-    with torch.inference_mode():
+    with torch.inference_mode(), eval_mode(policy):
         for _ in range(buffer.n_steps):
             obs = preprocess(runner.obs)
-            actions, log_probs = policy.sample(obs)
+            if shared:
+                actions, values, log_probs = policy.act(obs)
+                values = values.cpu().numpy()
+            else:
+                (actions, log_probs), values = policy.sample(obs), 0.0
             actions = actions.cpu().numpy()
             step = runner.step(to_env_actions(actions, action_space))
             buffer.add(
@@ -183,16 +213,20 @@ def collect_rollout(
                 step.terminated,
                 step.truncated,
                 step.valid,
-                0.0,
+                values,
                 log_probs.cpu().numpy(),
             )
         last_obs = preprocess(runner.obs)
-        all_obs = torch.cat([torch.as_tensor(buffer.obs, device=last_obs.device).flatten(0, 1),
-                             last_obs])
-        values = policy.get_value(all_obs).cpu().numpy()
-    n = buffer.n_steps * buffer.n_envs
-    buffer.values[:] = values[:n].reshape(buffer.n_steps, buffer.n_envs)
-    buffer.compute_returns_and_advantages(values[n:], gamma, gae_lambda)
+        if shared:
+            last_values = policy.get_value(last_obs).cpu().numpy()
+        else:
+            all_obs = torch.cat([torch.as_tensor(buffer.obs, device=last_obs.device)
+                                 .flatten(0, 1), last_obs])
+            values = policy.get_value(all_obs).cpu().numpy()
+            n = buffer.n_steps * buffer.n_envs
+            buffer.values[:] = values[:n].reshape(buffer.n_steps, buffer.n_envs)
+            last_values = values[n:]
+    buffer.compute_returns_and_advantages(last_values, gamma, gae_lambda)
 
 
 def collect_with_memory(
@@ -216,7 +250,7 @@ def collect_with_memory(
     if runner.memory is None:
         runner.memory = policy.initial_state(runner.n_envs)
     buffer.memory = state = tuple(m.to(device) for m in runner.memory)
-    with torch.inference_mode():
+    with torch.inference_mode(), eval_mode(policy):
         for _ in range(buffer.n_steps):
             obs = preprocess(runner.obs)
             starts = runner.episode_start

@@ -56,6 +56,18 @@ def test_config_file_flat_or_sectioned(tmp_path):
     assert resolve_config(PPOConfig, "ppo", "Acrobot-v1", config_file=sectioned).n_epochs == 2
 
 
+def test_pattern_entries_serve_a_family_and_an_envs_own_entry_wins(tmp_path):
+    sectioned = tmp_path / "sec.yaml"
+    sectioned.write_text("defaults: {n_epochs: 2}\nenvs:\n  ALE/*: {n_epochs: 4, n_steps: 7}\n"
+                         "  ALE/Pong-v5: {n_epochs: 5}\n")
+    pong = resolve_config(PPOConfig, "ppo", "ALE/Pong-v5", config_file=sectioned)
+    breakout = resolve_config(PPOConfig, "ppo", "ALE/Breakout-v5", config_file=sectioned)
+    other = resolve_config(PPOConfig, "ppo", "ALEX/Pong-v5", config_file=sectioned)
+    assert (pong.n_epochs, pong.n_steps) == (5, 7)
+    assert (breakout.n_epochs, breakout.n_steps) == (4, 7)
+    assert other.n_epochs == 2
+
+
 def test_yaml_is_never_executed(tmp_path):
     evil = tmp_path / "evil.yaml"
     evil.write_text("n_epochs: !!python/object/apply:os.system ['echo hacked']\n")

@@ -34,24 +34,30 @@ def test_unknown_torso_is_a_config_error():
         build_torso(gym.spaces.Box(-1, 1, (3,)), ApproximatorConfig(type="transformer"))
 
 
-@pytest.mark.parametrize("layer_norm", [False, True])
+@pytest.mark.parametrize("norm", ["none", "layer", "batch", "layer_norm: true"])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid",
-                                        "silu"])
-def test_mlp_computes_the_configured_layers(activation, layer_norm):
-    """h = f(LN(W x + b)) per hidden layer, f the named activation, LN the layer norm (zero
-    mean, unit variance over the units, then its affine map, identity at init) when asked."""
+                                        "silu", "selu", "prelu", "softplus"])
+def test_mlp_computes_the_configured_layers(activation, norm):
+    """h = f(N(W x + b)) per hidden layer, f the named activation (PReLU's slope starts at
+    0.25), N the norm: none; layer norm (zero mean, unit variance over the units, then its
+    affine map, identity at init); batch norm in train mode (the same over the batch)."""
     functions = {"tanh": torch.tanh, "relu": torch.relu, "elu": torch.nn.functional.elu,
                  "gelu": torch.nn.functional.gelu, "sigmoid": torch.sigmoid,
-                 "leaky_relu": torch.nn.functional.leaky_relu, "silu": torch.nn.functional.silu}
-    config = ApproximatorConfig(hidden_sizes=[6, 5], activation=activation, layer_norm=layer_norm)
+                 "leaky_relu": torch.nn.functional.leaky_relu, "silu": torch.nn.functional.silu,
+                 "selu": torch.nn.functional.selu, "softplus": torch.nn.functional.softplus,
+                 "prelu": lambda z: torch.where(z > 0, z, 0.25 * z)}
+    keys = {"layer_norm": True} if norm == "layer_norm: true" else {"norm": norm}
+    config = ApproximatorConfig(hidden_sizes=[6, 5], activation=activation, **keys)
     torso = build_torso(gym.spaces.Box(-1, 1, (3,)), config)
     x = torch.randn(4, 3)
     expected = x
     for linear in [m for m in torso.modules() if isinstance(m, torch.nn.Linear)]:
         z = expected @ linear.weight.T + linear.bias
-        if layer_norm:
+        if norm in ("layer", "layer_norm: true"):
             z = (z - z.mean(-1, keepdim=True)) / torch.sqrt(z.var(-1, unbiased=False,
                                                                keepdim=True) + 1e-5)
+        elif norm == "batch":
+            z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-5)
         expected = functions[activation](z)
     with torch.no_grad():
         torch.testing.assert_close(torso(x), expected)

@@ -124,3 +124,59 @@ def test_runner_keeps_the_last_100_episodes(counter):
         runner.step(np.zeros(8, dtype=np.int64))
     assert len(runner.pop_finished()) == 104
     assert len(runner.episode_returns) == len(runner.episode_lengths) == 100
+
+
+@pytest.mark.parametrize("clip_reward", [False, True])
+def test_clip_reward_learns_the_sign_and_reports_the_score(clip_reward):
+    """Pendulum pays r = -(theta^2 + 0.1 theta_dot^2 + 0.001 u^2) < 0: the agent's buffer holds
+    sign(r) = -1 with clip_reward, r itself without; the episode statistics always see r."""
+    import rlkit
+
+    agent = rlkit.make("ppo", "Pendulum-v1", seed=0, n_envs=2, n_steps=8, batch_size=16,
+                       n_epochs=1, clip_reward=clip_reward)
+    agent.runner = agent.make_runner()
+    agent.collect()
+    rewards = agent.buffer.rewards
+    raw_return = agent.runner.episode_return
+    assert (raw_return < 0).all() and not np.allclose(raw_return, -8.0)
+    if clip_reward:  # every Pendulum reward is negative
+        np.testing.assert_array_equal(rewards, -np.ones_like(rewards))
+    else:  # no episode ends within 8 steps: the runner's return is the rewards' sum
+        np.testing.assert_allclose(rewards.sum(0), raw_return, rtol=1e-5)
+
+
+@pytest.mark.parametrize("normalize_obs", [False, True])
+def test_frames_stay_uint8_or_bool_in_the_rollout_buffer_unless_normalized(normalize_obs):
+    import rlkit
+
+    for env_id, dtype in (("rlkit/PixelGrid-v0", np.uint8), ("MinAtar/Breakout-v1", np.bool_)):
+        agent = rlkit.make("ppo", env_id, seed=0, n_envs=2, n_steps=4, batch_size=8,
+                           normalize_obs=normalize_obs, approximator={"type": "cnn"})
+        expected = np.float32 if normalize_obs else dtype
+        assert agent.buffer.obs.dtype == expected
+        agent.runner = agent.make_runner()
+        agent.collect()
+        assert agent.update()["losses/policy_loss"] is not None
+
+
+@pytest.mark.parametrize("share_torso", [False, True])
+def test_a_shared_torso_gives_v_from_the_pass_that_acts(share_torso):
+    """With pi and V on one torso, collecting runs the torso once per step (n_envs rows) and
+    once on the bootstrap observation; with two torsos, V's runs once over the whole rollout.
+    Either way the buffer holds V(s) of every stored observation."""
+    import torch
+
+    import rlkit
+
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, n_envs=2, n_steps=16, batch_size=32,
+                       n_epochs=1, share_torso=share_torso)
+    rows = []
+    for torso in {agent.policy.actor_torso, agent.policy.critic_torso}:
+        torso.register_forward_hook(lambda module, args, out: rows.append(len(args[0])))
+    agent.runner = agent.make_runner()
+    agent.collect()
+    acting, bootstrap = [2] * 16, [2]
+    assert sorted(rows) == sorted(acting + bootstrap if share_torso else acting + [34])
+    with torch.no_grad():
+        values = agent.policy.get_value(torch.as_tensor(agent.buffer.obs).flatten(0, 1))
+    torch.testing.assert_close(torch.as_tensor(agent.buffer.values).flatten(), values)

@@ -3,8 +3,8 @@
 Every agent picks its torso from the ``approximator`` config entry and puts its heads on top,
 so the same torso serves every algorithm. One module per family, the way ``agents/`` holds one
 file per algorithm: :mod:`~rlkit.approximators.mlp`, :mod:`~rlkit.approximators.recurrent`
-(LSTM, GRU, RNN) and :mod:`~rlkit.approximators.attention`; later CNN, linear, Bayesian linear
-and VAE.
+(LSTM, GRU, RNN), :mod:`~rlkit.approximators.attention` and :mod:`~rlkit.approximators.cnn`;
+later linear, Bayesian linear and VAE.
 
 The protocol every torso keeps (:mod:`~rlkit.approximators.base`):
 
@@ -29,19 +29,22 @@ from rlkit.approximators.base import (
     ACTIVATIONS,
     FeedForward,
     State,
+    eval_mode,
     flat_obs_dim,
     orthogonal_init,
 )
+from rlkit.approximators.cnn import CNN
 from rlkit.approximators.mlp import MLP
 from rlkit.approximators.recurrent import RecurrentTorso
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "MLP", "AttentionTorso", "FeedForward", "RecurrentTorso", "State",
-           "TORSOS", "build_torso", "flat_obs_dim", "orthogonal_init"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "AttentionTorso", "FeedForward", "RecurrentTorso", "State",
+           "TORSOS", "build_torso", "eval_mode", "flat_obs_dim", "orthogonal_init"]
 
 TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {
     "mlp": MLP,
+    "cnn": CNN,
     "lstm": RecurrentTorso,
     "gru": RecurrentTorso,
     "rnn": RecurrentTorso,

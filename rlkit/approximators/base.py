@@ -4,6 +4,9 @@ space, and the protocol for memory."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -25,7 +28,26 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
     "sigmoid": nn.Sigmoid,
     "silu": nn.SiLU,
+    "selu": nn.SELU,
+    "prelu": nn.PReLU,  # one learned slope per layer, initialized at 0.25
+    "softplus": nn.Softplus,
 }
+
+
+@contextmanager
+def eval_mode(*modules: Any) -> Iterator[None]:
+    """Eval mode inside (batch norm reads its running statistics and leaves them alone,
+    dropout is off), each module's own mode restored after. Acting and evaluating run in it;
+    updates run in train mode, PyTorch's default, as in SB3's ``set_training_mode``."""
+    modules = tuple(m for m in modules if isinstance(m, nn.Module))  # a test's stub policy
+    before = [module.training for module in modules]
+    for module in modules:
+        module.train(False)
+    try:
+        yield
+    finally:
+        for module, training in zip(modules, before, strict=True):
+            module.train(training)
 
 
 def orthogonal_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:

@@ -1,5 +1,5 @@
 """The multilayer perceptron of the notes: affine maps and nonlinearities, with optional layer
-norm and dropout."""
+or batch norm and dropout."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rlkit.config import ApproximatorConfig
 
 
 class MLP(FeedForward):
-    """x -> [Linear -> (LayerNorm) -> activation -> (Dropout)] * len(hidden_sizes)."""
+    """x -> [Linear -> (LayerNorm | BatchNorm) -> activation -> (Dropout)] * len(hidden_sizes)."""
 
     def __init__(self, obs_space: gym.Space, config: ApproximatorConfig) -> None:
         super().__init__()
@@ -21,8 +21,10 @@ class MLP(FeedForward):
         layers: list[nn.Module] = []
         for width in config.hidden_sizes:
             layers.append(orthogonal_init(nn.Linear(in_dim, width)))
-            if config.layer_norm:
+            if config.norm == "layer" or config.layer_norm:
                 layers.append(nn.LayerNorm(width))
+            elif config.norm == "batch":
+                layers.append(nn.BatchNorm1d(width))
             layers.append(ACTIVATIONS[config.activation]())
             if config.dropout > 0:
                 layers.append(nn.Dropout(config.dropout))
@@ -44,12 +46,18 @@ class MLP(FeedForward):
 
 
 class MemoryInput(nn.Module):
-    """What a memory torso reads at each step: its ``encoder`` MLP's features when the config
-    names one, else the observation itself (one-hot for Discrete ids, flattened for a Box)."""
+    """What a memory torso reads at each step: its ``encoder``'s features (an MLP, or a CNN
+    for frames) when the config names one, else the observation itself (one-hot for Discrete
+    ids, flattened for a Box)."""
 
     def __init__(self, obs_space: gym.Space, config: ApproximatorConfig) -> None:
         super().__init__()
-        self.encoder = MLP(obs_space, config.encoder) if config.encoder is not None else None
+        self.encoder = None
+        if config.encoder is not None:
+            from rlkit.approximators.cnn import CNN  # cnn.py builds on this module's helpers
+
+            encoder_class = CNN if config.encoder.type == "cnn" else MLP
+            self.encoder = encoder_class(obs_space, config.encoder)
         self.one_hot = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else 0
         self.in_dim = self.encoder.out_dim if self.encoder is not None else flat_obs_dim(obs_space)
 

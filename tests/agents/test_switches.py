@@ -34,11 +34,18 @@ COMMON = {  # TrainConfig and ApproximatorConfig: every agent
     "normalize_obs": "test_normalize.py::test_normalize_obs_switch_changes_what_the_policy_sees",
     "normalize_reward":
         "test_normalize.py::test_normalize_reward_switch_scales_the_stored_rewards",
+    "clip_reward": "test_rollout.py::test_clip_reward_learns_the_sign_and_reports_the_score",
     "fast_paths":
         "fast/test_switch.py::test_config_key_and_environment_variable_turn_every_path_off",
     "approximator.type": "test_networks.py::test_unknown_torso_is_a_config_error",
     "approximator.activation": "test_networks.py::test_mlp_computes_the_configured_layers",
     "approximator.layer_norm": "test_networks.py::test_mlp_computes_the_configured_layers",
+    "approximator.norm": "test_networks.py::test_mlp_computes_the_configured_layers",
+    "approximator.conv_layers":
+        "approximators/test_cnn.py::test_cnn_computes_the_configured_layers",
+    "approximator.conv_dense": "approximators/test_cnn.py::test_cnn_computes_the_configured_layers",
+    "approximator.channels_first":
+        "approximators/test_cnn.py::test_channels_first_key_overrides_the_guess",
     "approximator.encoder":
         "approximators/test_recurrent.py::test_the_encoder_key_puts_an_mlp_before_the_cell",
 }

@@ -1,0 +1,82 @@
+"""rlkit PPO vs Stable-Baselines3's PPO on an Atari game: steps per second on one device.
+
+    python benchmarks/atari_ppo.py [--env ALE/Pong-v5] [--steps 20480] [--device cpu|cuda]
+
+Both train rlkit's shipped ``ALE/*`` config (8 envs x 128 steps, 4 minibatches of 256, 4
+epochs, lr 2.5e-4 and clip 0.1 decayed, entropy 0.01, rewards clipped to their sign) on the
+same envs: rlkit's Atari preprocessing (Gymnasium's AtariPreprocessing and 4 stacked frames,
+built by ``rlkit.environment.make_env``), in one process each (sync vector envs), with the
+Nature CNN shared by pi and V (SB3's ``CnnPolicy``). One torch thread each on the CPU. The
+budget is too short to learn Pong; the figure is throughput. No evaluation is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import gymnasium as gym
+import numpy as np
+import torch
+from common import timed
+
+import rlkit
+from rlkit.environment import make_env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--env", default="ALE/Pong-v5")
+    parser.add_argument("--steps", type=int, default=20_480)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    agent = rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1, eval_freq=0,
+                       device=args.device)
+    cfg = agent.config
+    sps = {}
+    if args.only in (None, "rlkit"):
+        seconds, _ = timed(lambda: agent.learn(args.steps))
+        sps["rlkit"] = agent.global_step / seconds
+
+    if args.only in (None, "sb3"):
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        def make(rank: int):
+            def thunk() -> gym.Env:
+                env = make_env(args.env)
+                env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))
+                env.reset(seed=args.seed + rank)
+                return env
+            return thunk
+
+        def linear(value: float):
+            return lambda progress_remaining: progress_remaining * value
+
+        env = DummyVecEnv([make(i) for i in range(cfg.n_envs)])
+        model = PPO(
+            "CnnPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
+            n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
+            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
+            clip_range=linear(cfg.clip_range) if cfg.anneal_clip_range else cfg.clip_range,
+            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+            seed=args.seed, device=args.device,
+        )  # fmt: skip
+        steps = agent.global_step or args.steps  # the same number of whole rollouts
+        seconds, _ = timed(lambda: model.learn(steps))
+        sps["sb3"] = model.num_timesteps / seconds
+
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
+    print(f"\nPPO {args.env}, {agent.global_step or args.steps} env steps on {device}, "
+          f"torch threads = {torch.get_num_threads()}")
+    for name, value in sps.items():
+        print(f"{name:8}{value:>10.0f} SPS")
+    if len(sps) == 2:
+        print(f"ratio rlkit/SB3 wall time: {sps['sb3'] / sps['rlkit']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

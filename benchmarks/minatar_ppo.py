@@ -1,0 +1,124 @@
+"""rlkit PPO with its CNN vs Stable-Baselines3's PPO with a CNN policy on MinAtar Breakout.
+
+    python benchmarks/minatar_ppo.py [--steps 1000000] [--seed 0] [--env MinAtar/Breakout-v1]
+
+Both take rlkit's shipped MinAtar config (``configs/ppo.yaml``, ``MinAtar/*``) and the same
+network: rlkit's small CNN for 10x10 grids (3x3 convolutions of 16 and 32 channels, stride
+1, a 128-unit dense layer, ReLU), shared by pi and V, given to SB3 as a features extractor
+(SB3's NatureCNN needs frames of 36 pixels or more). One torch thread each. Every
+``eval_freq`` steps both run the same deterministic evaluation (``eval_episodes`` episodes
+on separate envs with fixed seeds); it is inside the timed part on both sides. The script
+prints both learning curves, the final evaluations and the wall-time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+
+import gymnasium as gym
+import numpy as np
+import torch
+from common import report, timed
+
+import rlkit
+from rlkit.metrics import read_metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--env", default="MinAtar/Breakout-v1")
+    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    agent = rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1)
+    cfg = agent.config
+    curves: dict[str, list[tuple[int, float]]] = {}
+    results = {}
+    if args.only in (None, "rlkit"):
+        run_dir = tempfile.mkdtemp(prefix="minatar-rlkit-")
+        seconds, _ = timed(lambda: agent.learn(args.steps, run_dir=run_dir))
+        curves["rlkit"] = [(row["global_step"], row["eval/mean_return"])
+                           for row in read_metrics(run_dir) if "eval/mean_return" in row]
+        results["rlkit"] = (seconds, curves["rlkit"][-1][1])
+
+    if args.only in (None, "sb3"):
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+        from rlkit.approximators import CNN
+        from rlkit.evaluation import EVAL_SEED_OFFSET
+
+        class SmallCNN(BaseFeaturesExtractor):
+            """rlkit's CNN torso (the same layers and initialization) as SB3's extractor."""
+
+            def __init__(self, observation_space: gym.Space) -> None:
+                super().__init__(observation_space, features_dim=cfg.approximator.conv_dense
+                                 or 128)
+                space = gym.spaces.Box(0, 1, observation_space.shape, bool)
+                self.cnn = CNN(space, cfg.approximator)
+
+            def forward(self, obs: torch.Tensor) -> torch.Tensor:
+                return self.cnn(obs)
+
+        def evaluate_sb3(model) -> float:
+            env = gym.make_vec(args.env, cfg.eval_episodes, vectorization_mode="sync")
+            obs, _ = env.reset(seed=args.seed + EVAL_SEED_OFFSET)
+            returns = np.zeros(cfg.eval_episodes)
+            running = np.ones(cfg.eval_episodes, bool)
+            while running.any():
+                actions, _ = model.predict(obs, deterministic=True)
+                obs, rewards, terminated, truncated, _ = env.step(actions)
+                returns += rewards * running
+                running &= ~(terminated | truncated)
+            env.close()
+            return float(returns.mean())
+
+        class Evaluations(BaseCallback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.curve: list[tuple[int, float]] = []
+                self.next_eval = cfg.eval_freq
+
+            def _on_step(self) -> bool:
+                if self.num_timesteps >= self.next_eval:
+                    self.next_eval += cfg.eval_freq
+                    self.curve.append((self.num_timesteps, evaluate_sb3(self.model)))
+                return True
+
+        def linear(value: float):
+            return lambda progress_remaining: progress_remaining * value
+
+        env = make_vec_env(args.env, n_envs=cfg.n_envs, seed=args.seed)
+        model = PPO(
+            "MlpPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
+            n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
+            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
+            clip_range=linear(cfg.clip_range) if cfg.anneal_clip_range else cfg.clip_range,
+            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+            policy_kwargs=dict(features_extractor_class=SmallCNN, net_arch=[],
+                               share_features_extractor=cfg.share_torso),
+            seed=args.seed, device="cpu",
+        )  # fmt: skip
+        callback = Evaluations()
+        seconds, _ = timed(lambda: model.learn(args.steps, callback=callback))
+        final = evaluate_sb3(model)
+        curves["sb3"] = [*callback.curve, (args.steps, final)]
+        results["sb3"] = (seconds, final)
+
+    print(json.dumps({"curves": curves}))
+    if len(results) == 2:
+        report(f"PPO + CNN {args.env}", args.steps, results["rlkit"], results["sb3"])
+    else:
+        for name, (secs, ret) in results.items():
+            print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")
+
+
+if __name__ == "__main__":
+    main()
