@@ -76,21 +76,31 @@ def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
         ) from None
 
 
-# Pixel env families whose package registers them when imported (MinAtar: on request), so
-# that `rlkit train ppo ALE/Pong-v5` works without an import; imported only when asked for.
-PIXEL_PACKAGES = {"ALE/": ("ale_py", "ale-py"), "MinAtar/": ("minatar.gym", "minatar")}
+# Pixel env families, so that `rlkit train ppo ALE/Pong-v5` works without an import: ale-py
+# registers its ids when imported (only when one is asked for); MinAtar's are registered here,
+# with a time limit its own registration lacks (a deterministic policy that never loses
+# Breakout's ball would otherwise evaluate forever).
+PIXEL_PACKAGES = {"ALE/": ("ale_py", "ale-py"), "MinAtar/": ("minatar", "minatar")}
+MINATAR_GAMES = ["asterix", "breakout", "freeway", "seaquest", "space_invaders"]
+MINATAR_MAX_STEPS = 10_000
 
 
 def _register_pixel_envs(name: str) -> None:
     for prefix, (module, package) in PIXEL_PACKAGES.items():
-        if name.startswith(prefix) and name not in gym.registry:
-            try:
-                imported = importlib.import_module(module)
-            except ImportError:
-                raise RlkitError(f"'{name}' needs the package {package} "
-                                 f"(pip install {package})") from None
-            if hasattr(imported, "register_envs") and name not in gym.registry:
-                imported.register_envs()  # MinAtar registers its ids on request
+        if not name.startswith(prefix) or name in gym.registry:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise RlkitError(f"'{name}' needs the package {package} "
+                             f"(pip install {package})") from None
+        if prefix == "MinAtar/":
+            for game in MINATAR_GAMES:  # v0: every action; v1: the game's minimal set
+                for version, minimal in (("v0", False), ("v1", True)):
+                    gym.register(f"MinAtar/{game.title().replace('_', '')}-{version}",
+                                 entry_point="minatar.gym:BaseEnv",
+                                 max_episode_steps=MINATAR_MAX_STEPS,
+                                 kwargs={"game": game, "use_minimal_action_set": minimal})
 
 
 def is_atari(spec: gym.envs.registration.EnvSpec) -> bool:

@@ -63,6 +63,7 @@ def test_minatar_ids_are_registered_on_request():
     obs_space, action_space = single_spaces("MinAtar/Breakout-v1")
     assert obs_space.shape == (10, 10, 4) and obs_space.dtype == np.bool_
     assert action_space.n == 3
+    assert gymnasium.spec("MinAtar/Breakout-v1").max_episode_steps == 10_000
 
 
 def test_an_unknown_atari_game_is_one_error_line():
