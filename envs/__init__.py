@@ -8,6 +8,8 @@ Importing :mod:`rlkit.envs` registers:
   walk of Sutton & Barto Example 6.2 (``max_episode_steps=1000``).
 * ``rlkit/PixelGrid-v0``: :class:`~rlkit.envs.pixels.PixelGridEnv`, reach a goal on a small
   grid seen as a 20x20 RGB image (return 1 on success, else 0).
+* ``rlkit/Chain-v0``: :class:`~rlkit.envs.chain.ChainEnv`, a chain of ``n`` states (20)
+  whose far end alone pays: a deep-exploration test.
 * ``rlkit/CartPoleNoVel-v0``, ``rlkit/PendulumNoVel-v0`` and ``rlkit/Recall-v0``
   (:mod:`rlkit.envs.memory`): tasks that need memory (CartPole and Pendulum without their
   velocities, 500 and 200 steps; a cue to report after ``delay`` steps, default 10).
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 import gymnasium
 
+from .chain import ChainEnv
 from .memory import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv
 from .pixels import PixelGridEnv
 from .random_walk import RandomWalkEnv
 from .rooms import RoomsEnv
 
-__all__ = ["CartPoleNoVelEnv", "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv", "RecallEnv",
-           "RoomsEnv"]
+__all__ = ["CartPoleNoVelEnv", "ChainEnv", "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv",
+           "RecallEnv", "RoomsEnv"]
 
 # Entry points are strings (not the classes) so that subprocesses, e.g. of
 # ``gymnasium.make_vec(..., vectorization_mode="async")``, import the module themselves.
@@ -37,6 +40,7 @@ _ENVS: dict[str, tuple[str, int | None]] = {
     # delay + 2 steps per episode; the limit only guards a changed delay
     "rlkit/Recall-v0": ("rlkit.envs.memory:RecallEnv", 1000),
     "rlkit/PixelGrid-v0": ("rlkit.envs.pixels:PixelGridEnv", None),  # truncates itself
+    "rlkit/Chain-v0": ("rlkit.envs.chain:ChainEnv", None),  # truncates itself (n + 9 steps)
 }
 
 for _env_id, (_entry_point, _max_steps) in _ENVS.items():

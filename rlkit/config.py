@@ -26,10 +26,10 @@ from rlkit.errors import ConfigError
 class ApproximatorConfig:
     """Which torso maps observations to features (heads sit on top)."""
 
-    type: Literal["mlp", "cnn", "lstm", "gru", "rnn", "attention"] = "mlp"
-    """torso kind: feed-forward, an ``mlp`` or a ``cnn`` (image observations); with memory, a
-    recurrent ``lstm``, ``gru`` or (Elman) ``rnn``, or causal self-``attention`` over the
-    last steps of the episode"""
+    type: Literal["mlp", "cnn", "linear", "lstm", "gru", "rnn", "attention"] = "mlp"
+    """torso kind: feed-forward, an ``mlp``, a ``cnn`` (image observations) or ``linear`` (a
+    fixed feature map under the linear heads); with memory, a recurrent ``lstm``, ``gru`` or
+    (Elman) ``rnn``, or causal self-``attention`` over the last steps of the episode"""
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     """widths of the hidden layers"""
     activation: Literal["tanh", "relu", "elu", "gelu", "leaky_relu", "sigmoid", "silu", "selu",
@@ -60,14 +60,23 @@ class ApproximatorConfig:
     frames of 36 pixels or more a side, else a small 3x3 stack (MinAtar's 10x10 grids)"""
     conv_dense: int | None = None
     """cnn: width of the dense layer after the convolutions; none: 512 (Nature), 128 (small)"""
+    features: Literal["raw", "poly", "fourier"] = "raw"
+    """linear: the feature map: the observation itself, its monomials up to ``degree``, or
+    the Fourier basis of ``order``"""
+    degree: int = 2
+    """linear, poly features: the highest degree of a monomial"""
+    order: int = 3
+    """linear, fourier features: the largest coefficient of a basis function per dimension"""
     channels_first: bool | None = None
     """cnn: whether frames are (C, H, W); none guesses from the shape (the channel axis is the
     smaller end)"""
 
     def validate(self) -> None:
-        if min(self.hidden_size, self.num_layers, self.context, self.n_heads) < 1:
-            raise ConfigError("config keys 'approximator.hidden_size', 'num_layers', 'context' "
-                              "and 'n_heads' must be >= 1")
+        if min(self.hidden_size, self.num_layers, self.context, self.n_heads, self.degree) < 1:
+            raise ConfigError("config keys 'approximator.hidden_size', 'num_layers', 'context', "
+                              "'n_heads' and 'degree' must be >= 1")
+        if self.order < 0:
+            raise ConfigError(f"config key 'approximator.order' must be >= 0, got {self.order}")
         if self.type == "attention" and self.hidden_size % self.n_heads:
             raise ConfigError(f"config key 'approximator.hidden_size' ({self.hidden_size}) must "
                               f"be a multiple of 'n_heads' ({self.n_heads})")

@@ -3,8 +3,8 @@
 Every agent picks its torso from the ``approximator`` config entry and puts its heads on top,
 so the same torso serves every algorithm. One module per family, the way ``agents/`` holds one
 file per algorithm: :mod:`~rlkit.approximators.mlp`, :mod:`~rlkit.approximators.recurrent`
-(LSTM, GRU, RNN), :mod:`~rlkit.approximators.attention` and :mod:`~rlkit.approximators.cnn`;
-later linear, Bayesian linear and VAE.
+(LSTM, GRU, RNN), :mod:`~rlkit.approximators.attention`, :mod:`~rlkit.approximators.cnn` and
+:mod:`~rlkit.approximators.linear`; later Bayesian linear and VAE.
 
 The protocol every torso keeps (:mod:`~rlkit.approximators.base`):
 
@@ -34,17 +34,20 @@ from rlkit.approximators.base import (
     orthogonal_init,
 )
 from rlkit.approximators.cnn import CNN
+from rlkit.approximators.linear import LinearFeatures
 from rlkit.approximators.mlp import MLP
 from rlkit.approximators.recurrent import RecurrentTorso
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "AttentionTorso", "FeedForward", "RecurrentTorso", "State",
-           "TORSOS", "build_torso", "eval_mode", "flat_obs_dim", "orthogonal_init"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "AttentionTorso", "FeedForward", "LinearFeatures",
+           "RecurrentTorso", "State", "TORSOS", "build_torso", "eval_mode", "flat_obs_dim",
+           "orthogonal_init"]
 
 TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {
     "mlp": MLP,
     "cnn": CNN,
+    "linear": LinearFeatures,
     "lstm": RecurrentTorso,
     "gru": RecurrentTorso,
     "rnn": RecurrentTorso,

@@ -44,6 +44,7 @@ COMMON = {  # TrainConfig and ApproximatorConfig: every agent
     "approximator.conv_layers":
         "approximators/test_cnn.py::test_cnn_computes_the_configured_layers",
     "approximator.conv_dense": "approximators/test_cnn.py::test_cnn_computes_the_configured_layers",
+    "approximator.features": "approximators/test_linear.py::test_features_key_picks_the_map",
     "approximator.channels_first":
         "approximators/test_cnn.py::test_channels_first_key_overrides_the_guess",
     "approximator.encoder":
