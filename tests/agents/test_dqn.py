@@ -675,3 +675,13 @@ def test_setup_builds_what_the_config_and_the_spaces_ask_for():
 def test_update_before_any_collect_only_reports_epsilon():
     agent = rlkit.make("dqn", "CartPole-v1", seed=0, **SMALL)
     assert agent.update() == {"charts/epsilon": 1.0}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dqn_with_a_linear_fourier_q_function_learns_mountain_car(learns, seed):
+    """Q(s, .) linear in a Fourier basis of order 3 (16 features of position and velocity)
+    on the shipped MountainCar-v0 entry: -150 or better (issue 14's bar). 2026-11-26, seeds
+    0-4: -134.6, -131.6, -120.4, -121.0, -134.0 (about 50 s each); untrained: -200."""
+    learns("dqn", "MountainCar-v0", seed=seed, bar=-150,
+           approximator={"type": "linear", "features": "fourier", "order": 3})
