@@ -18,7 +18,7 @@ import tempfile
 import gymnasium as gym
 import numpy as np
 import torch
-from common import timed
+from common import sb3_ppo_kwargs, timed
 
 import rlkit
 from rlkit.environment import make_env
@@ -59,16 +59,9 @@ def main() -> None:
                 return env
             return thunk
 
-        def linear(value: float):
-            return lambda progress_remaining: progress_remaining * value
-
         env = DummyVecEnv([make(i) for i in range(cfg.n_envs)])
         model = PPO(
-            "CnnPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
-            n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
-            clip_range=linear(cfg.clip_range) if cfg.anneal_clip_range else cfg.clip_range,
-            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+            "CnnPolicy", env, **sb3_ppo_kwargs(cfg),
             seed=args.seed, device=args.device,
         )  # fmt: skip
         steps = agent.global_step or args.steps  # the same number of whole rollouts

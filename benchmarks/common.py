@@ -42,3 +42,26 @@ def report(name: str, steps: int, rlkit: tuple[float, float], sb3: tuple[float, 
     print(f"{'rlkit':8}{rk_time:>10.1f}{steps / rk_time:>10.0f}{rk_ret:>14.1f}")
     print(f"{'SB3':8}{sb_time:>10.1f}{steps / sb_time:>10.0f}{sb_ret:>14.1f}")
     print(f"ratio rlkit/SB3 wall time: {rk_time / sb_time:.2f}")
+
+
+def sb3_ppo_kwargs(cfg) -> dict:
+    """rlkit's PPO config as SB3 (or sb3-contrib) PPO keyword arguments, key by key; a
+    decayed learning rate or clip range becomes SB3's linear schedule of progress_remaining."""
+
+    def schedule(value: float, decayed: bool):
+        return (lambda progress_remaining: progress_remaining * value) if decayed else value
+
+    return dict(n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
+                gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
+                learning_rate=schedule(cfg.learning_rate, cfg.anneal_lr),
+                clip_range=schedule(cfg.clip_range, cfg.anneal_clip_range),
+                ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm)
+
+
+def print_results(name: str, steps: int, results: dict[str, tuple[float, float]]) -> None:
+    """The side-by-side report when both sides ran, else one line per side."""
+    if len(results) == 2:
+        report(name, steps, results["rlkit"], results["sb3"])
+        return
+    for side, (seconds, ret) in results.items():
+        print(f"{side}: {seconds:.1f} s, {steps / seconds:.0f} SPS, eval {ret:.1f}")

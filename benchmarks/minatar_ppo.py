@@ -20,7 +20,7 @@ import tempfile
 import gymnasium as gym
 import numpy as np
 import torch
-from common import report, timed
+from common import print_results, sb3_ppo_kwargs, timed
 
 import rlkit
 from rlkit.metrics import read_metrics
@@ -92,16 +92,9 @@ def main() -> None:
                     self.curve.append((self.num_timesteps, evaluate_sb3(self.model)))
                 return True
 
-        def linear(value: float):
-            return lambda progress_remaining: progress_remaining * value
-
         env = make_vec_env(args.env, n_envs=cfg.n_envs, seed=args.seed)
         model = PPO(
-            "MlpPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
-            n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
-            clip_range=linear(cfg.clip_range) if cfg.anneal_clip_range else cfg.clip_range,
-            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+            "MlpPolicy", env, **sb3_ppo_kwargs(cfg),
             policy_kwargs=dict(features_extractor_class=SmallCNN, net_arch=[],
                                share_features_extractor=cfg.share_torso),
             seed=args.seed, device="cpu",
@@ -113,11 +106,7 @@ def main() -> None:
         results["sb3"] = (seconds, final)
 
     print(json.dumps({"curves": curves}))
-    if len(results) == 2:
-        report(f"PPO + CNN {args.env}", args.steps, results["rlkit"], results["sb3"])
-    else:
-        for name, (secs, ret) in results.items():
-            print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")
+    print_results(f"PPO + CNN {args.env}", args.steps, results)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import argparse
 import gymnasium as gym
 import numpy as np
 import torch
-from common import report, timed
+from common import print_results, sb3_ppo_kwargs, timed
 
 import rlkit
 from rlkit.evaluation import evaluate
@@ -78,18 +78,11 @@ def main() -> None:
             def forward(self, obs: torch.Tensor) -> torch.Tensor:
                 return self.net(obs)
 
-        def linear(value: float):
-            return lambda progress_remaining: progress_remaining * value
-
         env = VecNormalize(make_vec_env(ENV_ID, n_envs=cfg.n_envs, seed=args.seed),
                            norm_obs=cfg.normalize_obs, norm_reward=cfg.normalize_reward,
                            gamma=cfg.gamma)
         model = RecurrentPPO(
-            "MlpLstmPolicy", env, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
-            n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
-            clip_range=linear(cfg.clip_range) if cfg.anneal_clip_range else cfg.clip_range,
-            ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+            "MlpLstmPolicy", env, **sb3_ppo_kwargs(cfg),
             policy_kwargs=dict(features_extractor_class=Encoder, share_features_extractor=False,
                                lstm_hidden_size=64, enable_critic_lstm=True, net_arch=[]),
             seed=args.seed, device="cpu",
@@ -98,11 +91,7 @@ def main() -> None:
         env.training = False
         results["sb3"] = (seconds, sb3_recurrent_eval(model, env))
 
-    if len(results) == 2:
-        report(f"PPO + LSTM {ENV_ID}", args.steps, results["rlkit"], results["sb3"])
-    else:
-        for name, (secs, ret) in results.items():
-            print(f"{name}: {secs:.1f} s, {args.steps / secs:.0f} SPS, eval {ret:.1f}")
+    print_results(f"PPO + LSTM {ENV_ID}", args.steps, results)
 
 
 if __name__ == "__main__":

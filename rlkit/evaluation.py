@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
+import torch
 
+from rlkit.approximators.base import eval_mode
 from rlkit.environment import make_env, make_vec_env
 from rlkit.errors import RlkitError
 
@@ -35,15 +37,18 @@ def evaluate(
         lengths = np.zeros(n_episodes, dtype=np.int64)
         running = np.ones(n_episodes, dtype=bool)
         state = None  # a memory torso's state: every episode starts afresh
-        while running.any():
-            if agent.has_memory:
-                actions, state = agent.predict(obs, deterministic, state, np.zeros(n_episodes))
-            else:
-                actions = agent.predict(obs, deterministic=deterministic)
-            obs, rewards, terminated, truncated, _ = env.step(actions)
-            returns += rewards * running
-            lengths += running
-            running &= ~(terminated | truncated)
+        networks = [m for m in agent.modules().values() if isinstance(m, torch.nn.Module)]
+        with eval_mode(*networks):  # once for the loop: predict's own then costs nothing
+            while running.any():
+                if agent.has_memory:
+                    actions, state = agent.predict(obs, deterministic, state,
+                                                   np.zeros(n_episodes))
+                else:
+                    actions = agent.predict(obs, deterministic=deterministic)
+                obs, rewards, terminated, truncated, _ = env.step(actions)
+                returns += rewards * running
+                lengths += running
+                running &= ~(terminated | truncated)
     finally:
         if own_env:
             env.close()

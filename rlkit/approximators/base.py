@@ -39,15 +39,17 @@ def eval_mode(*modules: Any) -> Iterator[None]:
     """Eval mode inside (batch norm reads its running statistics and leaves them alone,
     dropout is off), each module's own mode restored after. Acting and evaluating run in it;
     updates run in train mode, PyTorch's default, as in SB3's ``set_training_mode``."""
-    modules = tuple(m for m in modules if isinstance(m, nn.Module))  # a test's stub policy
-    before = [module.training for module in modules]
-    for module in modules:
+    # Only modules in train mode are switched (train() walks every submodule), so a nested
+    # eval_mode, e.g. predict() inside an evaluation loop, costs next to nothing per step.
+    # (Objects that are no nn.Module, a test's stub policy, are left alone.)
+    training = [m for m in modules if isinstance(m, nn.Module) and m.training]
+    for module in training:
         module.train(False)
     try:
         yield
     finally:
-        for module, training in zip(modules, before, strict=True):
-            module.train(training)
+        for module in training:
+            module.train(True)
 
 
 def orthogonal_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
