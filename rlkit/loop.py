@@ -111,6 +111,9 @@ def train(
         pass  # a resumed run continues to the end it was planned with
     else:
         agent.end_step = agent.global_step + (total_timesteps or cfg.total_timesteps)
+    if not agent.can_collect and agent.end_step > agent.global_step:
+        print(f"note: {agent.end_step - agent.global_step} steps are less than one "
+              f"{agent.name} iteration ({agent.steps_per_collect} steps); nothing is trained")
     if agent.runner is None:
         pending = getattr(agent, "_pending_runner_state", None)
         # A new runner counts its reset observations in the obs statistics; a resumed run

@@ -10,6 +10,8 @@ starts, so a rollout costs one call per distinct reset time rather than one per 
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import torch
 from torch import nn
@@ -17,6 +19,12 @@ from torch import nn
 from rlkit.approximators.base import State
 from rlkit.approximators.mlp import MemoryInput
 from rlkit.config import ApproximatorConfig
+
+# rlkit's FlatOptimizer makes every parameter a view into one flat tensor, so on CUDA the cell's
+# weights are not cuDNN's own packed buffer and cuDNN copies them (a few hundred KB) at each
+# call. That is expected for every memory agent on a GPU, not a user's mistake, so the warning
+# is silenced.
+warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
