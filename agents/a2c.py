@@ -97,6 +97,7 @@ class A2C(RolloutAgent):
     name = "a2c"
     Config = A2CConfig
     config: A2CConfig
+    auxiliary_losses = True
 
     def setup(self) -> None:
         cfg = self.config
@@ -125,6 +126,9 @@ class A2C(RolloutAgent):
         loss, policy_loss, v_loss, mean_entropy = actor_critic_loss(
             log_probs, entropy, values, advantages, data.returns, cfg.vf_coef, cfg.ent_coef
         )
+        aux = self.policy.auxiliary_loss()  # autoencoder torsos' decoders
+        if aux is not None:
+            loss = loss + cfg.approximator.aux_coef * aux.loss
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step(max_grad_norm=cfg.max_grad_norm)
@@ -135,4 +139,6 @@ class A2C(RolloutAgent):
             "losses/value_loss": v_loss.detach(),
             "losses/entropy": mean_entropy.detach(),
             "charts/learning_rate": lr,
+            **({} if aux is None else
+               {"losses/reconstruction": aux.reconstruction, "losses/kl": aux.kl}),
         }

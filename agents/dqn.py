@@ -13,6 +13,14 @@ bootstraps from its true final observation. The weights w_i are 1, or the import
 prioritized replay (Schaul et al. 2016), whose priorities come from |Q(s_i, a_i) - y_i|. The
 target network follows the online one every ``target_update_interval`` env steps: a copy
 (``tau = 1``) or Polyak averaging theta' <- tau theta + (1 - tau) theta'.
+
+With ``q_head: bayes_linear`` (BDQN, Azizzadenesheli et al. 2018) Q(s, a) = mu_a^T [phi(s), 1]
+on the torso's features phi: every ``posterior_update_interval`` env steps a Bayesian linear
+regression per action is refit on the whole replay buffer, features phi(s_i) against the TD
+targets y_i, and its posterior mean mu_a becomes the head (the torso keeps learning by gradient
+through it). With ``exploration: thompson`` each env acts greedily on weights w_a ~ N(mu_a,
+Sigma_a) drawn from the posterior at the start of each of its episodes (Thompson sampling;
+one draw per episode explores deeply, Osband et al. 2016), instead of epsilon-greedily.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from torch import nn
 
 from rlkit.agent import Agent
 from rlkit.approximators import eval_mode
+from rlkit.approximators.bayes import BayesianLinearRegression
 from rlkit.buffers import ReplayBatch, ReplayBuffer
 from rlkit.config import TrainConfig
 from rlkit.errors import ConfigError
@@ -87,11 +96,26 @@ class DQNConfig(TrainConfig):
     """initial importance-weight exponent, annealed linearly to 1 over training"""
     per_eps: float = 1e-6
     """added to |delta| so that no transition has zero priority"""
+    q_head: Literal["linear", "bayes_linear"] = "linear"
+    """Q head: linear (trained by gradient), or bayes_linear (BDQN: the posterior mean of a
+    Bayesian linear regression per action on the torso's features, refit from the buffer)"""
+    exploration: Literal["epsilon_greedy", "thompson"] = "epsilon_greedy"
+    """epsilon_greedy, or thompson: each env acts greedily on weights drawn from the
+    bayes_linear posterior at the start of each episode (needs q_head: bayes_linear)"""
+    posterior_update_interval: int = 1_000
+    """env steps between refits of the bayes_linear posterior on the whole replay buffer"""
+    posterior_sweeps: int = 1
+    """bayes_linear refit sweeps: each draws weights from the latest posterior and refits the
+    targets they give, carrying values one more step back (a chain of N states needs N)"""
+    prior_std: float = 1.0
+    """sigma_p, the bayes_linear prior w ~ N(0, sigma_p^2 I)"""
+    noise_std: float = 1.0
+    """sigma_n, the bayes_linear noise of the TD targets: y ~ N(w^T phi, sigma_n^2)"""
 
     def validate(self) -> None:  # pragma: no mutate block (config validation: tests/MUTANTS.md)
         super().validate()
         for key in ("buffer_size", "batch_size", "train_freq", "target_update_interval",
-                    "n_step"):
+                    "n_step", "posterior_update_interval", "posterior_sweeps"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
         if self.gradient_steps < 1 and self.gradient_steps != -1:
@@ -114,6 +138,13 @@ class DQNConfig(TrainConfig):
                               f"got {self.exploration_fraction}")
         if self.per_alpha < 0 or self.per_eps <= 0:
             raise ConfigError("config keys need per_alpha >= 0 and per_eps > 0")
+        if self.exploration == "thompson" and self.q_head != "bayes_linear":
+            raise ConfigError("exploration: thompson samples the Q head's posterior; set "
+                              "q_head: bayes_linear too")
+        if self.q_head == "bayes_linear" and self.dueling:
+            raise ConfigError("q_head: bayes_linear is a plain linear head; set dueling: false")
+        if self.prior_std <= 0 or self.noise_std <= 0:
+            raise ConfigError("config keys need prior_std > 0 and noise_std > 0")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
             raise ConfigError(f"config key 'max_grad_norm' must be > 0 or null, "
                               f"got {self.max_grad_norm}")
@@ -166,10 +197,25 @@ class DQN(Agent):
         space = self.observation_space
         self.n_actions = int(self.action_space.n)
         self.action_offset = int(self.action_space.start)
-        self.q_net = QNetwork(space, self.n_actions, cfg.approximator, cfg.dueling).to(self.device)
+        self.bayes = cfg.q_head == "bayes_linear"
+        self.thompson = cfg.exploration == "thompson"
+        self.q_net = QNetwork(space, self.n_actions, cfg.approximator, cfg.dueling,
+                              bayes=self.bayes).to(self.device)
+        if self.bayes:
+            dim = self.q_net.torso.out_dim + 1  # the features and a constant
+            self.posterior = BayesianLinearRegression(dim, self.n_actions, cfg.prior_std**2,
+                                                      cfg.noise_std**2)
+            self.posterior_step = -1  # global_step of the latest refit (-1: none yet)
+            # each env's Thompson weights, redrawn where ``redraw`` (at its episode starts)
+            self.thompson_weights = torch.zeros(cfg.n_envs, self.n_actions, dim,
+                                                device=self.device)
+            self.redraw = np.ones(cfg.n_envs, dtype=bool)
         self.q_target = copy.deepcopy(self.q_net).requires_grad_(False).eval()
+        # A fixed feature map under the Bayesian head has no weights to train: the posterior
+        # refits are all its learning (tabular RLSVI on one-hot features).
+        self.trains_by_gradient = any(p.requires_grad for p in self.q_net.parameters())
         self.optimizer = FlatOptimizer(self.q_net, torch.optim.Adam, lr=cfg.learning_rate,
-                                       eps=cfg.adam_eps)
+                                       eps=cfg.adam_eps) if self.trains_by_gradient else None
         # (s, a, y, w) -> L, Q(s, a), with dL/dtheta written into the parameters' .grad
         self.loss_gradient = self.q_net.loss_gradient(
             lambda q, y, w: q_loss(q, y, w, cfg.loss), cfg.loss)
@@ -197,28 +243,54 @@ class DQN(Agent):
         self._vector_steps = 0  # vector steps in the latest collect()
 
     def modules(self) -> dict[str, Any]:
-        return {"q_net": self.q_net, "q_target": self.q_target, "optimizer": self.optimizer}
+        modules = {"q_net": self.q_net, "q_target": self.q_target, "optimizer": self.optimizer}
+        return {key: module for key, module in modules.items() if module is not None}
 
     def extra_state(self) -> dict[str, Any]:
-        return {
+        state = {
             "buffer": self.buffer.state_dict(),
             "nstep": self.nstep.state_dict() if self.nstep is not None else None,
         }
+        if self.bayes:
+            state["posterior"] = {
+                "mean": self.posterior.mean, "cholesky": self.posterior.cholesky,
+                "step": self.posterior_step, "thompson_weights": self.thompson_weights.cpu(),
+                "redraw": torch.as_tensor(self.redraw),
+            }
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         if "buffer" in state:
             self.buffer.load_state_dict(state["buffer"])
         if self.nstep is not None and state.get("nstep") is not None:
             self.nstep.load_state_dict(state["nstep"])
+        if self.bayes and "posterior" in state:
+            posterior = state["posterior"]
+            self.posterior.mean.copy_(posterior["mean"])
+            self.posterior.cholesky = posterior["cholesky"].clone()
+            self.posterior_step = int(posterior["step"])
+            self.thompson_weights.copy_(posterior["thompson_weights"])
+            self.redraw = posterior["redraw"].numpy().copy()
 
     # --- acting ---------------------------------------------------------------------------
     @property
     def epsilon(self) -> float:
         cfg = self.config
+        if self.thompson:
+            return 0.0  # the posterior draws explore
         return linear_schedule(cfg.exploration_initial_eps, cfg.exploration_final_eps,
                                cfg.exploration_fraction, 1.0 - self.progress_remaining)
 
+    def _thompson_q(self, obs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Q~(s, a) = w_a^T [phi(s), 1] with one weight matrix per row (B x n_actions x d)."""
+        features = self.q_net.torso(obs)
+        features = torch.cat([features, features.new_ones(len(features), 1)], dim=1)
+        return torch.einsum("bd,bad->ba", features, weights)
+
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        if self.thompson and not deterministic:  # a fresh posterior draw for each row
+            draws = torch.stack([self.posterior.sample(self.generator) for _ in range(len(obs))])
+            return self._thompson_q(obs, draws.to(obs.device)).argmax(dim=1) + self.action_offset
         actions = self.q_net(obs).argmax(dim=1)
         if not deterministic:
             explore = torch.rand(len(obs), generator=self.generator) < self.epsilon
@@ -250,6 +322,11 @@ class DQN(Agent):
         self._vector_steps = steps
         buffer, nstep = self.buffer, self.nstep
         greedy = self.q_net.greedy_policy()  # argmax_a Q(s, a) on the current parameters
+        if self.thompson:
+            def greedy(rows: np.ndarray) -> np.ndarray:  # argmax_a of each env's own draw
+                q = self._thompson_q(torch.as_tensor(rows, device=self.device),
+                                     self.thompson_weights)
+                return q.argmax(dim=1).cpu().numpy()
         # One inference_mode for the loop (entering it costs a few microseconds per step).
         with torch.inference_mode(), eval_mode(self.q_net):
             for _ in range(steps):
@@ -258,8 +335,12 @@ class DQN(Agent):
                     epsilon = 1.0
                 else:
                     epsilon = self.epsilon
+                if self.thompson and self.redraw.any():
+                    self._draw_thompson_weights()
                 actions = self._explore(obs, epsilon, greedy)
                 step = runner.step(actions + self.action_offset if self.action_offset else actions)
+                if self.thompson:
+                    self.redraw |= step.terminated | step.truncated
                 if nstep is None:
                     buffer.add(obs, actions, step.rewards, step.next_obs, step.terminated,
                                step.valid)
@@ -271,7 +352,53 @@ class DQN(Agent):
                                    out.terminated, discounts=out.discounts)
                 self.global_step += n_envs
 
+    def _draw_thompson_weights(self) -> None:
+        """w ~ N(mu_a, Sigma_a) for every action, for the envs whose episode starts."""
+        for env in np.flatnonzero(self.redraw):
+            self.thompson_weights[env] = self.posterior.sample(self.generator).to(self.device)
+        self.redraw[:] = False
+
     # --- learning -------------------------------------------------------------------------
+    @torch.no_grad()
+    def refit_posterior(self) -> None:
+        """Refit each action's Bayesian linear regression on the whole replay buffer, features
+        [phi(s_i), 1] against targets y_i = r_i + gamma^m (1 - terminated_i) max_b w~_b^T
+        [phi(s'_i), 1], and make its mean the Q head.
+
+        w~ is a draw from the posterior rather than its mean, as in randomized least-squares
+        value iteration (Osband et al. 2016): the uncertainty about s' then reaches the value of
+        s, so a state next to unexplored ones is worth exploring. With mean targets an
+        unexplored state is worth exactly the prior mean, 0, and a chain whose steps cost
+        something is never walked. Each of ``posterior_sweeps`` sweeps draws from the posterior
+        the previous one fit; the features, and so the Cholesky factors, are computed once.
+        """
+        cfg, rows = self.config, len(self.buffer)
+        parts: dict[str, list[torch.Tensor]] = {key: [] for key in
+                                                 ("phi", "next_phi", "r", "done", "discount")}
+        with eval_mode(self.q_net):
+            for start in range(0, rows, 4096):
+                batch = self.buffer.batch(np.arange(start, min(start + 4096, rows)), self.device)
+                parts["phi"].append(self.q_net.torso(self._inputs(batch.obs)).cpu())
+                parts["next_phi"].append(self.q_net.torso(self._inputs(batch.next_obs)).cpu())
+                parts["r"].append(batch.rewards.cpu())
+                parts["done"].append(batch.terminated.cpu())
+                discounts = _discounts(batch, cfg.gamma)
+                parts["discount"].append(torch.full_like(batch.rewards.cpu(), discounts)
+                                         if isinstance(discounts, float) else discounts.cpu())
+        with_bias = [torch.cat([phi, phi.new_ones(len(phi), 1)], dim=1)
+                     for phi in (torch.cat(parts["phi"]), torch.cat(parts["next_phi"]))]
+        phi, next_phi = with_bias
+        rewards, terminated, discounts = (torch.cat(parts[k]) for k in ("r", "done", "discount"))
+        actions = torch.from_numpy(self.buffer.actions[:rows])
+        self.posterior.set_inputs(phi, actions)
+        z = torch.randn(self.n_actions, phi.shape[1], generator=self.generator)
+        for _ in range(cfg.posterior_sweeps):
+            draw = self.posterior.sample(z=z)  # n_actions x d
+            next_values = max_q_values(next_phi @ draw.T)
+            self.posterior.solve(td_target(rewards, next_values, terminated, discounts))
+        self.q_net.head.set_weights(self.posterior.mean.to(self.device))
+        self.posterior_step = self.global_step
+
     def _inputs(self, obs: torch.Tensor) -> torch.Tensor:
         """Stored raw observations -> network inputs (normalized with the current stats)."""
         if self.obs_normalizer is None:
@@ -326,6 +453,11 @@ class DQN(Agent):
         self._update_target()
         epsilon = self.epsilon
         if self.global_step <= cfg.learning_starts or len(self.buffer) < cfg.batch_size:
+            return {"charts/epsilon": epsilon}
+        if self.bayes and (self.posterior_step < 0 or self.global_step - self.posterior_step
+                           >= cfg.posterior_update_interval):
+            self.refit_posterior()
+        if not self.trains_by_gradient:
             return {"charts/epsilon": epsilon}
         n_grad = cfg.gradient_steps if cfg.gradient_steps > 0 else self._vector_steps * cfg.n_envs
         lr = cfg.learning_rate * (self.progress_remaining if cfg.anneal_lr else 1.0)

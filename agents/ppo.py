@@ -6,7 +6,8 @@ then for ``n_epochs`` over shuffled minibatches minimize
     L = -E[min(r A, clip(r, 1 - eps, 1 + eps) A)] + c_v E[(V(s) - R)^2] - c_e E[H(pi(.|s))]
 
 with r = pi(a|s) / pi_old(a|s). Discrete actions use a categorical policy, Box actions a
-diagonal Gaussian.
+diagonal Gaussian. An autoencoder or vae torso adds aux_coef * (its reconstruction error +
+beta KL) to L.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class PPO(RolloutAgent):
     name = "ppo"
     Config = PPOConfig
     config: PPOConfig
+    auxiliary_losses = True
 
     def setup(self) -> None:
         cfg = self.config
@@ -113,6 +115,7 @@ class PPO(RolloutAgent):
         if normalize_once:
             data.advantages = normalize_advantages(data.advantages)
         stats: list[torch.Tensor] = []
+        aux_stats: list[torch.Tensor] = []
         for _ in range(cfg.n_epochs):
             epoch_kl = []
             for batch in minibatches(data, cfg.batch_size, self.generator):
@@ -128,6 +131,10 @@ class PPO(RolloutAgent):
                 loss = policy_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef:  # with a zero coefficient the entropy stays out of backward
                     loss = loss + cfg.ent_coef * entropy_loss
+                aux = self.policy.auxiliary_loss()  # autoencoder torsos' decoders
+                if aux is not None:
+                    loss = loss + cfg.approximator.aux_coef * aux.loss
+                    aux_stats.append(torch.stack([aux.reconstruction, aux.kl]))
 
                 self.optimizer.zero_grad()
                 loss.backward()
@@ -157,4 +164,7 @@ class PPO(RolloutAgent):
         out["losses/explained_variance"] = float(explained_var)
         out["charts/learning_rate"] = lr
         out["charts/clip_range"] = clip_range
+        if aux_stats:
+            reconstruction, kl = torch.stack(aux_stats).mean(0).tolist()
+            out["losses/reconstruction"], out["losses/kl"] = reconstruction, kl
         return out

@@ -30,11 +30,16 @@ CASES: list[tuple[str, str, dict]] = [
     ("ppo", "rlkit/PixelGrid-v0", {}),  # cnn
     ("ppo", "CartPole-v1", {"approximator": {"type": "linear", "features": "fourier"}}),
     ("ppo", "CartPole-v1", {"approximator": {"norm": "batch"}}),
+    ("ppo", "rlkit/PixelGrid-v0", {"approximator": {"type": "vae"}}),
+    ("a2c", "CartPole-v1", {"approximator": {"type": "autoencoder"}}),
     ("a2c", "CartPole-v1", {}),
     ("reinforce", "CartPole-v1", {}),
     ("dqn", "CartPole-v1", {}),
     ("dqn", "rlkit/PixelGrid-v0", {}),
     ("dqn", "CartPole-v1", {"prioritized": False, "double_q": False}),
+    ("dqn", "rlkit/Chain-v0", {}),  # Thompson sampling on a Bayesian linear head
+    ("dqn", "CartPole-v1", {"q_head": "bayes_linear", "exploration": "thompson",
+                            "dueling": False}),
 ]
 
 

@@ -50,6 +50,8 @@ class Agent:
     name: ClassVar[str]
     Config: ClassVar[type[TrainConfig]] = TrainConfig
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete, gym.spaces.Box)
+    auxiliary_losses: ClassVar[bool] = False
+    """whether update() adds a torso's auxiliary loss (autoencoder, vae) to the agent's loss"""
 
     def __init__(self, env_id: str, config: TrainConfig) -> None:
         self.env_id = env_id
@@ -57,6 +59,11 @@ class Agent:
         self.device = resolve_device(config.device)
         self.observation_space, self.action_space = single_spaces(env_id, config.env_kwargs)
         check_action_space(self.action_space, self.name, self.action_spaces)
+        approximator = getattr(config, "approximator", None)
+        if approximator is not None and approximator.type in ("autoencoder", "vae") \
+                and not self.auxiliary_losses:
+            raise ConfigError(f"{self.name} does not train an {approximator.type}'s decoder; "
+                              f"use ppo or a2c with approximator.type: {approximator.type}")
         seed_everything(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)  # minibatch shuffling
         self.rng = np.random.default_rng(config.seed)  # replay sampling, exploration

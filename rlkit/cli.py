@@ -106,10 +106,13 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
 @click.option("--seed", type=int, default=None, help="Seed of the first evaluation episode.")
 @click.option("--video", "video_dir", type=click.Path(path_type=Path),
               help="Record the episodes as mp4 files in this folder.")
-def eval_command(path, episodes, seed, video_dir) -> None:
+@click.option("--reconstructions", "reconstructions", type=click.Path(path_type=Path),
+              help="Save observations next to the autoencoder's or VAE's reconstructions "
+                   "of them as this PNG.")
+def eval_command(path, episodes, seed, video_dir, reconstructions) -> None:
     """Evaluate a run directory or checkpoint with deterministic actions."""
     import rlkit
-    from rlkit.evaluation import evaluate, record_video
+    from rlkit.evaluation import evaluate, record_video, save_reconstructions
 
     agent = rlkit.load(path)
     stats = evaluate(agent, episodes, seed=seed)
@@ -125,6 +128,8 @@ def eval_command(path, episodes, seed, video_dir) -> None:
         out = record_video(agent, video_dir, episodes,
                            seed if seed is not None else agent.config.seed + 1_000_000)
         print(f"videos written to {out}")
+    if reconstructions is not None:
+        print(f"reconstructions written to {save_reconstructions(agent, reconstructions)}")
 
 
 @cli.command("list")

@@ -26,9 +26,11 @@ from rlkit.errors import ConfigError
 class ApproximatorConfig:
     """Which torso maps observations to features (heads sit on top)."""
 
-    type: Literal["mlp", "cnn", "linear", "lstm", "gru", "rnn", "attention"] = "mlp"
-    """torso kind: feed-forward, an ``mlp``, a ``cnn`` (image observations) or ``linear`` (a
-    fixed feature map under the linear heads); with memory, a recurrent ``lstm``, ``gru`` or
+    type: Literal["mlp", "cnn", "linear", "autoencoder", "vae", "lstm", "gru", "rnn",
+                  "attention"] = "mlp"
+    """torso kind: feed-forward, an ``mlp``, a ``cnn`` (image observations), ``linear`` (a
+    fixed feature map under the linear heads), or the encoder of an ``autoencoder`` or ``vae``
+    whose decoder adds an auxiliary loss; with memory, a recurrent ``lstm``, ``gru`` or
     (Elman) ``rnn``, or causal self-``attention`` over the last steps of the episode"""
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     """widths of the hidden layers"""
@@ -50,7 +52,9 @@ class ApproximatorConfig:
     """memory torsos: stacked recurrent layers, or transformer blocks"""
     encoder: ApproximatorConfig | None = None
     """memory torsos: a feed-forward torso applied to each observation first (e.g.
-    ``{type: mlp, hidden_sizes: [64]}``); none feeds the observation itself"""
+    ``{type: mlp, hidden_sizes: [64]}``); none feeds the observation itself. autoencoder and
+    vae: the encoder (mlp or cnn); none builds an mlp for vectors, a cnn for frames, from the
+    keys of this config"""
     context: int = 16
     """attention: how many steps of the current episode a step sees, itself included"""
     n_heads: int = 2
@@ -67,14 +71,25 @@ class ApproximatorConfig:
     """linear, poly features: the highest degree of a monomial"""
     order: int = 3
     """linear, fourier features: the largest coefficient of a basis function per dimension"""
+    latent_dim: int = 32
+    """autoencoder, vae: the size of the code (the features the heads read)"""
+    beta: float = 0.1
+    """vae: the weight of KL(q(z|x) || N(0, I)) next to the reconstruction error (a beta-VAE;
+    at 1 the code collapses to the prior on sparse frames such as PixelGrid's, KL -> 0)"""
+    aux_coef: float = 0.01
+    """autoencoder, vae: the weight of the auxiliary loss (reconstruction + beta KL) in the
+    agent's loss; the error is summed over pixels, so larger frames want a smaller weight"""
     channels_first: bool | None = None
     """cnn: whether frames are (C, H, W); none guesses from the shape (the channel axis is the
     smaller end)"""
 
     def validate(self) -> None:
-        if min(self.hidden_size, self.num_layers, self.context, self.n_heads, self.degree) < 1:
+        if min(self.hidden_size, self.num_layers, self.context, self.n_heads, self.degree,
+               self.latent_dim) < 1:
             raise ConfigError("config keys 'approximator.hidden_size', 'num_layers', 'context', "
-                              "'n_heads' and 'degree' must be >= 1")
+                              "'n_heads', 'degree' and 'latent_dim' must be >= 1")
+        if self.beta < 0 or self.aux_coef < 0:
+            raise ConfigError("config keys 'approximator.beta' and 'aux_coef' must be >= 0")
         if self.order < 0:
             raise ConfigError(f"config key 'approximator.order' must be >= 0, got {self.order}")
         if self.type == "attention" and self.hidden_size % self.n_heads:

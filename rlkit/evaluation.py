@@ -86,3 +86,61 @@ def record_video(agent: Agent, video_dir: str | Path, n_episodes: int, seed: int
             done = terminated or truncated
     env.close()
     return video_dir
+
+
+def save_reconstructions(agent: Agent, path: str | Path, n_images: int = 8,
+                         seed: int | None = None) -> Path:
+    """Observations from a deterministic episode (every few steps) next to their
+    reconstructions by the agent's autoencoder or vae torso (from the code's mean), as a PNG:
+    inputs on the top row, reconstructions below."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    from rlkit.approximators.autoencoder import AutoencoderTorso
+
+    torso = next((m for module in agent.modules().values() if isinstance(module, torch.nn.Module)
+                  for m in module.modules() if isinstance(m, AutoencoderTorso)), None)
+    if torso is None:
+        raise RlkitError(f"--reconstructions needs an autoencoder or vae torso; this {agent.name} "
+                         f"agent's is '{agent.config.approximator.type}'")
+    seed = agent.config.seed + EVAL_SEED_OFFSET if seed is None else seed
+    env = make_env(agent.env_id, agent.config.env_kwargs)
+    frames, (obs, _) = [], env.reset(seed=seed)
+    step = 0
+    while len(frames) < n_images:  # every 4th observation (episodes restart as needed)
+        if step % 4 == 0:
+            frames.append(obs)
+        obs, _, terminated, truncated, _ = env.step(agent.predict(obs, deterministic=True))
+        if terminated or truncated:
+            obs, _ = env.reset()
+        step += 1
+    env.close()
+    batch = agent.preprocess(np.stack(frames))
+    with torch.inference_mode(), eval_mode(torso):
+        inputs, outputs = (t.cpu().numpy() for t in torso.reconstruct(batch))
+    figure, axes = plt.subplots(2, n_images, figsize=(1.6 * n_images, 3.8), squeeze=False)
+    for column in range(n_images):
+        for row, data in enumerate((inputs, outputs)):
+            ax = axes[row, column]
+            if data.ndim == 4:  # (N, C, H, W): RGB as is, else the brightest channel
+                image = data[column]
+                image = image.transpose(1, 2, 0) if image.shape[0] == 3 else image.max(0)
+                ax.imshow(np.clip(image, 0.0, 1.0), cmap=None if image.ndim == 3 else "gray")
+            else:
+                ax.bar(np.arange(data.shape[1]), data[column])
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, column].set_title(f"step {4 * column}", fontsize=8)
+    axes[0, 0].set_ylabel("input")
+    axes[1, 0].set_ylabel("reconstruction")
+    figure.suptitle(f"{agent.name} with a {agent.config.approximator.type} torso on "
+                    f"{agent.env_id}: inputs, and reconstructions from the code's mean",
+                    fontsize=9)
+    figure.tight_layout(h_pad=1.5)  # a gap between the rows: dark frames would touch
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -17,6 +17,7 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlkit import fast
 from rlkit.approximators import FeedForward, State, build_torso, orthogonal_init
+from rlkit.approximators.autoencoder import AuxiliaryLoss, auxiliary_loss
 from rlkit.buffers import RolloutBatch, SequenceBatch
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError, RlkitError
@@ -147,6 +148,11 @@ class ActorCritic(nn.Module):
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.value(self.critic_torso(obs))
 
+    def auxiliary_loss(self) -> AuxiliaryLoss | None:
+        """The torsos' auxiliary loss (autoencoder, vae) of the latest update's forward pass;
+        None for torsos without one."""
+        return auxiliary_loss([self.actor_torso, self.critic_torso])
+
     def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """a ~ pi(.|s); returns (actions, log pi(a|s)) without touching the critic."""
         dist = self.policy(self.actor_torso(obs))
@@ -259,8 +265,32 @@ class DuelingQHead(nn.Module):
         return self.value.forward(features) + advantages - advantages.mean(-1, keepdim=True)
 
 
+class BayesQHead(nn.Module):
+    """features -> Q(s, a) = mu_a^T [phi(s), 1], where mu_a is the posterior mean of a Bayesian
+    linear regression of action a's TD targets on the features (BDQN, Azizzadenesheli et al.
+    2018). The weights are not trained by gradient: the agent refits the posterior and writes
+    its mean here (``set_weights``); the torso learns through them.
+    """
+
+    def __init__(self, in_dim: int, n_actions: int) -> None:
+        super().__init__()
+        self.q = nn.Linear(in_dim, n_actions).requires_grad_(False)
+        nn.init.zeros_(self.q.weight)  # the prior mean
+        nn.init.zeros_(self.q.bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.q.forward(features)
+
+    def set_weights(self, weights: torch.Tensor) -> None:
+        """Write ``weights`` (n_actions x (in_dim + 1), the bias last) into the head."""
+        with torch.no_grad():
+            self.q.weight.copy_(weights[:, :-1])
+            self.q.bias.copy_(weights[:, -1])
+
+
 class QNetwork(nn.Module):
-    """Q(s, .) for a discrete action space: a torso from the registry plus a (dueling) Q head."""
+    """Q(s, .) for a discrete action space: a torso from the registry plus a Q head: linear,
+    dueling, or Bayesian linear (``bayes``)."""
 
     def __init__(
         self,
@@ -268,12 +298,13 @@ class QNetwork(nn.Module):
         n_actions: int,
         approximator: ApproximatorConfig,
         dueling: bool = False,
+        bayes: bool = False,
     ) -> None:
         super().__init__()
         self.torso = feed_forward_torso(
             obs_space, approximator, "and DQN learns from single transitions; use a feed-forward "
             "approximator (mlp), or ppo or a2c for memory")
-        head = DuelingQHead if dueling else QHead
+        head = BayesQHead if bayes else DuelingQHead if dueling else QHead
         self.head = head(self.torso.out_dim, n_actions)
         self.fast_acting = fast.enabled("numpy_acting")
         self.fast_gradient = fast.enabled("td_gradient")

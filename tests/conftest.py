@@ -167,7 +167,7 @@ def learns(request):
     Trains the shipped tuned config for ``env_id`` (``budget`` may lower its total_timesteps;
     ``switches`` may only be settings that must not change the outcome, such as fast_paths, or
     the torso where a test compares torsos on one entry, with the overrides the entry's
-    comment documents for that torso)
+    comment documents for that torso, or a variant's switches as the README documents them)
     and asserts that a deterministic evaluation (``episodes``, default the config's
     eval_episodes) reaches ``bar`` while the same config untrained, evaluated on the same
     episodes, does not: a bar an untrained network passes

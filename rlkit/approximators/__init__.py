@@ -4,7 +4,8 @@ Every agent picks its torso from the ``approximator`` config entry and puts its 
 so the same torso serves every algorithm. One module per family, the way ``agents/`` holds one
 file per algorithm: :mod:`~rlkit.approximators.mlp`, :mod:`~rlkit.approximators.recurrent`
 (LSTM, GRU, RNN), :mod:`~rlkit.approximators.attention`, :mod:`~rlkit.approximators.cnn` and
-:mod:`~rlkit.approximators.linear`; later Bayesian linear and VAE.
+:mod:`~rlkit.approximators.linear`, :mod:`~rlkit.approximators.autoencoder` (autoencoder and
+VAE), and :mod:`~rlkit.approximators.bayes` (Bayesian linear regression, DQN's Thompson head).
 
 The protocol every torso keeps (:mod:`~rlkit.approximators.base`):
 
@@ -25,6 +26,7 @@ import gymnasium as gym
 from torch import nn
 
 from rlkit.approximators.attention import AttentionTorso
+from rlkit.approximators.autoencoder import AutoencoderTorso, auxiliary_loss
 from rlkit.approximators.base import (
     ACTIVATIONS,
     FeedForward,
@@ -40,7 +42,8 @@ from rlkit.approximators.recurrent import RecurrentTorso
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "AttentionTorso", "FeedForward", "LinearFeatures",
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "AttentionTorso", "AutoencoderTorso", "FeedForward",
+           "LinearFeatures", "auxiliary_loss",
            "RecurrentTorso", "State", "TORSOS", "build_torso", "eval_mode", "flat_obs_dim",
            "orthogonal_init"]
 
@@ -48,6 +51,8 @@ TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {
     "mlp": MLP,
     "cnn": CNN,
     "linear": LinearFeatures,
+    "autoencoder": AutoencoderTorso,
+    "vae": AutoencoderTorso,
     "lstm": RecurrentTorso,
     "gru": RecurrentTorso,
     "rnn": RecurrentTorso,

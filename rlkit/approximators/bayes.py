@@ -35,16 +35,30 @@ class BayesianLinearRegression:
     def fit(self, features: torch.Tensor, targets: torch.Tensor, outputs: torch.Tensor) -> None:
         """Refit every model from scratch: row i of ``features`` (N x d) with target
         ``targets[i]`` belongs to model ``outputs[i]`` (e.g. the action taken)."""
-        features, targets = features.double(), targets.double()
+        self.set_inputs(features, outputs)
+        self.solve(targets)
+
+    def set_inputs(self, features: torch.Tensor, outputs: torch.Tensor) -> None:
+        """The posterior covariance from the inputs alone: A_k = Phi_k^T Phi_k + (sigma_n^2 /
+        sigma_p^2) I and its Cholesky factor; ``solve`` then fits targets on these inputs
+        (several target vectors on one set of inputs cost one factorization)."""
+        features = features.double()
         ridge = self.noise_var / self.prior_var
         eye = torch.eye(self.dim, dtype=torch.float64)
-        one_hot = torch.nn.functional.one_hot(outputs.long(), self.n_outputs).double()  # N x K
-        # Phi_k^T Phi_k and Phi_k^T y_k of every model k in two batched products
-        gram = torch.einsum("nk,ni,nj->kij", one_hot, features, features) + ridge * eye
-        moment = torch.einsum("nk,ni,n->ki", one_hot, features, targets)
-        cholesky = torch.linalg.cholesky(gram)
-        mean = torch.cholesky_solve(moment.unsqueeze(-1), cholesky).squeeze(-1)
-        self.cholesky, self.mean = cholesky.float(), mean.float()
+        self._rows = [torch.nonzero(outputs == k).flatten() for k in range(self.n_outputs)]
+        self._features = features
+        # Phi_k^T Phi_k of every model k: one product over its own rows (a three-operand einsum
+        # over all N rows and K models costs ten times as much)
+        gram = torch.stack([features[rows].T @ features[rows] for rows in self._rows])
+        self._cholesky64 = torch.linalg.cholesky(gram + ridge * eye)
+        self.cholesky = self._cholesky64.float()
+
+    def solve(self, targets: torch.Tensor) -> None:
+        """mu_k = A_k^-1 Phi_k^T y_k on the inputs of the last ``set_inputs``."""
+        targets = targets.double()
+        moment = torch.stack([self._features[rows].T @ targets[rows] for rows in self._rows])
+        mean = torch.cholesky_solve(moment.unsqueeze(-1), self._cholesky64).squeeze(-1)
+        self.mean = mean.float()
 
     def covariance(self) -> torch.Tensor:
         """Sigma of every model (K x d x d); for tests and inspection (acting never needs it)."""
@@ -58,8 +72,12 @@ class BayesianLinearRegression:
             self.cholesky, features.T.expand(self.n_outputs, -1, -1), upper=False)
         return self.noise_var * (1.0 + solved.pow(2).sum(1).T)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One weight vector per model from the posterior: mu + sigma_n L^-T z (K x d)."""
-        z = torch.randn(self.n_outputs, self.dim, 1, generator=generator)
+    def sample(self, generator: torch.Generator | None = None,
+               z: torch.Tensor | None = None) -> torch.Tensor:
+        """One weight vector per model from the posterior: mu + sigma_n L^-T z (K x d), with
+        z ~ N(0, I) drawn from ``generator`` unless given (K x d)."""
+        if z is None:
+            z = torch.randn(self.n_outputs, self.dim, generator=generator)
+        z = z.unsqueeze(-1)
         noise = torch.linalg.solve_triangular(self.cholesky.transpose(1, 2), z, upper=True)
         return self.mean + self.noise_var**0.5 * noise.squeeze(-1)

@@ -87,7 +87,11 @@ class CNN(FeedForward):
                 raise ConfigError(f"the convolutions {conv_spec} leave nothing of a "
                                   f"{height}x{width} frame; use smaller kernels or strides")
         layers: list[nn.Module] = []
+        self.feature_shapes = [(channels, height, width)]  # into each convolution, and out
+        side_h, side_w = height, width
         for out_channels, kernel, stride in conv_spec:
+            side_h, side_w = (side_h - kernel) // stride + 1, (side_w - kernel) // stride + 1
+            self.feature_shapes.append((out_channels, side_h, side_w))
             conv = nn.Conv2d(channels, out_channels, kernel, stride)
             nn.init.orthogonal_(conv.weight, math.sqrt(2))
             nn.init.zeros_(conv.bias)
@@ -105,6 +109,14 @@ class CNN(FeedForward):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Frames (N, *obs_shape), any dtype -> features (N, out_dim)."""
+        return self.encode_inputs(self.inputs(obs))
+
+    def encode_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Float frames (N, C, H, W), scaled -> features (N, out_dim)."""
+        return self.dense(self.conv(x))
+
+    def inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        """Frames (N, *obs_shape), any dtype -> float (N, C, H, W), uint8 scaled to [0, 1]."""
         x = obs.float()
         if self.scale is not None:
             x = x * self.scale
@@ -112,4 +124,4 @@ class CNN(FeedForward):
             x = x.unsqueeze(1)
         elif not self.channels_first:
             x = x.permute(0, 3, 1, 2)
-        return self.dense(self.conv(x))
+        return x

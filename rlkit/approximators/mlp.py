@@ -17,7 +17,7 @@ class MLP(FeedForward):
     def __init__(self, obs_space: gym.Space, config: ApproximatorConfig) -> None:
         super().__init__()
         self.one_hot = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else 0
-        in_dim = flat_obs_dim(obs_space)
+        in_dim = self.in_dim = flat_obs_dim(obs_space)
         layers: list[nn.Module] = []
         for width in config.hidden_sizes:
             layers.append(orthogonal_init(nn.Linear(in_dim, width)))
@@ -32,11 +32,17 @@ class MLP(FeedForward):
         self.layers = nn.Sequential(*layers)
         self.out_dim = in_dim
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations -> the rows the first layer reads: flattened float32 (one-hot ids)."""
         if self.one_hot:  # Discrete observations arrive as integer ids
             obs = nn.functional.one_hot(obs.long(), self.one_hot).float()
         x = obs.flatten(1) if obs.dim() != 2 else obs
-        x = x.float() if x.dtype != torch.float32 else x
+        return x.float() if x.dtype != torch.float32 else x
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.encode_inputs(self.inputs(obs))
+
+    def encode_inputs(self, x: torch.Tensor) -> torch.Tensor:
         # Each layer's forward is called directly: nn.Module.__call__'s hook dispatch costs a
         # few microseconds per call, as much as the arithmetic of a 64-unit layer on a small
         # batch (hooks on the layers inside a torso are therefore not run).

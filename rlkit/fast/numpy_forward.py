@@ -64,7 +64,7 @@ def numpy_q_function(q_net: nn.Module) -> NumpyFunction | None:
     """Q(s, .) of rlkit's QNetwork (MLP torso, plain or dueling head) as a numpy function of
     preprocessed observation rows; None for any other network."""
     from rlkit.approximators import MLP
-    from rlkit.networks import DuelingQHead, QHead
+    from rlkit.networks import BayesQHead, DuelingQHead, QHead
 
     torso, head = q_net.torso, q_net.head
     if not isinstance(torso, MLP) or torso.one_hot:
@@ -89,7 +89,7 @@ def numpy_q_function(q_net: nn.Module) -> NumpyFunction | None:
             return value(phi) + advantages - advantages.mean(-1, keepdims=True)
 
         return dueling
-    if isinstance(head, QHead):
+    if isinstance(head, QHead | BayesQHead):  # the Bayesian head acts on its posterior mean
         q = numpy_linear_stack([head.q])
         if q is not None:
             return lambda obs: q(features(obs))

@@ -84,6 +84,9 @@ SWITCHES: dict[str, dict[str, str]] = {
         "dueling": "agents/test_dqn.py::test_dueling_head_is_v_plus_centred_advantages",
         "loss": "agents/test_dqn.py::test_loss_key_picks_huber_or_squared_error",
         "max_grad_norm": "agents/test_dqn.py::test_max_grad_norm_clips_the_update_gradient",
+        "q_head": "agents/test_dqn.py::test_posterior_refit_is_the_closed_form_on_terminal_targets",
+        "exploration":
+            "agents/test_dqn.py::test_thompson_draws_one_weight_set_per_env_and_redraws_at_episode_ends",
     },
     **{algo: {
         "lr_schedule": "agents/test_tabular.py::test_schedules",

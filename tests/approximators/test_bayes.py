@@ -62,3 +62,21 @@ def test_posterior_samples_have_the_posterior_mean_and_covariance():
 def test_bad_variances_are_refused():
     with pytest.raises(ValueError, match="must be > 0"):
         BayesianLinearRegression(2, 2, prior_var=0.0)
+
+
+def test_new_targets_on_the_same_inputs_reuse_the_factorization():
+    """solve(y') after set_inputs equals a fit from scratch on y': y' = 2 y doubles mu."""
+    model = fitted()
+    model.solve(2 * Y)
+    torch.testing.assert_close(model.mean[0], torch.tensor([7 / 4, 11 / 4]))
+    torch.testing.assert_close(model.covariance()[0], torch.tensor([[3.0, -1.0], [-1.0, 3.0]]) / 8)
+
+
+def test_a_given_noise_vector_gives_mu_plus_the_covariance_square_root_times_it():
+    """sample(z=e_1) = mu + sigma_n L^-T e_1 for model 0; with z = 0 it is the mean. Sigma =
+    L^-T L^-1 sigma_n^2, so the samples of all unit vectors e_i have covariance Sigma."""
+    model = fitted()
+    torch.testing.assert_close(model.sample(z=torch.zeros(2, 2)), model.mean)
+    columns = torch.stack([model.sample(z=torch.eye(2)[[i, i]])[0] - model.mean[0]
+                           for i in range(2)])  # row i: L^-T e_i
+    torch.testing.assert_close(columns.T @ columns, model.covariance()[0])

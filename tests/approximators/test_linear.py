@@ -62,7 +62,7 @@ def test_bad_linear_settings_are_one_config_error():
         features("poly", gym.spaces.Discrete(4))
     with pytest.raises(ConfigError, match="lower 'order'"):
         features("fourier", gym.spaces.Box(0, 1, (12,)), order=3)
-    with pytest.raises(ConfigError, match="'degree' must be >= 1"):
+    with pytest.raises(ConfigError, match="'degree' and 'latent_dim' must be >= 1"):
         ApproximatorConfig(type="linear", features="poly", degree=0).validate()
 
 

@@ -146,7 +146,7 @@ def test_a_feed_forward_torso_keeps_the_protocol():
 
 @pytest.mark.parametrize(("values", "message"), [
     ({"type": "lstm", "hidden_size": 0}, "'approximator.hidden_size', 'num_layers'"),
-    ({"type": "gru", "num_layers": 0}, "'n_heads' and 'degree' must be >= 1"),
+    ({"type": "gru", "num_layers": 0}, "'n_heads', 'degree' and 'latent_dim' must be >= 1"),
     ({"type": "lstm", "encoder": {"type": "gru"}}, "encoder must be feed-forward (mlp or cnn)"),
     ({"dropout": 1.0}, "'approximator.dropout' must lie in [0, 1)"),
 ])
