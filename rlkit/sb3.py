@@ -1,0 +1,197 @@
+"""rlkit's configs as Stable-Baselines3 keyword arguments: one table per algorithm, key by key.
+
+The comparison against SB3 (the benchmarks, and ``rlkit compare`` to come) builds SB3's side
+from these tables, so both libraries train with the same hyperparameters. Each row maps one
+rlkit config key to one SB3 keyword (dotted keys go inside ``policy_kwargs``) and converts the
+value: a decayed rate becomes SB3's schedule of ``progress_remaining``, the MLP's sizes become
+``net_arch``, its activation the ``nn.Module`` class. A key in no row is either set up the
+same on both sides by whoever runs them (``RUN_KEYS``: seed, envs, budget, evaluation, device)
+or reported by :func:`sb3_kwargs` as unmapped, with the reason, when its value has no SB3
+counterpart (DQN's prioritized replay, a shared MLP torso, a memory torso, ...): never dropped
+silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from torch import nn
+
+from rlkit.approximators.base import ACTIVATIONS
+
+RUN_KEYS = frozenset({
+    "seed", "total_timesteps", "n_envs", "vectorization", "env_kwargs", "eval_freq",
+    "eval_episodes", "log_freq", "device", "torch_threads", "fast_paths",
+})
+"""How a run is set up rather than what the agent learns with: a comparison gives both sides the
+same seeds, envs, budget, evaluation and device."""
+
+
+def schedule(value: float, decayed: bool) -> float | Callable[[float], float]:
+    """A constant, or SB3's linear schedule ``progress_remaining -> progress_remaining * value``
+    (rlkit's anneal_lr / anneal_clip_range: 1 at the start of training, 0 at the end)."""
+    return (lambda progress_remaining: progress_remaining * value) if decayed else value
+
+
+@dataclass(frozen=True)
+class Row:
+    """rlkit config key(s) -> one SB3 keyword."""
+
+    rlkit: str
+    """the config key, as ``--set`` names it (``approximator.hidden_sizes``); rows that also
+    read another key name it in ``also``"""
+    sb3: str
+    """the SB3 keyword; ``policy_kwargs.x`` goes into policy_kwargs"""
+    convert: Callable[[Any], Any] | None = None
+    """config -> SB3 value (None: the value itself)"""
+    also: tuple[str, ...] = ()
+
+
+def _same(key: str) -> Row:
+    return Row(key, key)
+
+
+def _mlp_arch(cfg: Any) -> Any:
+    sizes = list(cfg.approximator.hidden_sizes)
+    return dict(pi=sizes, vf=list(sizes)) if hasattr(cfg, "vf_coef") else sizes
+
+
+def _activation(cfg: Any) -> type[nn.Module]:
+    return ACTIVATIONS[cfg.approximator.activation]
+
+
+_NETWORK = [
+    Row("approximator.hidden_sizes", "policy_kwargs.net_arch", _mlp_arch),
+    Row("approximator.activation", "policy_kwargs.activation_fn", _activation),
+]
+_POLICY_GRADIENT = [
+    *map(_same, ("gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm",
+                 "normalize_advantage")),
+    Row("learning_rate", "learning_rate", lambda c: schedule(c.learning_rate, c.anneal_lr),
+        also=("anneal_lr",)),
+    Row("log_std_init", "policy_kwargs.log_std_init"),
+    *_NETWORK,
+]
+
+TABLES: dict[str, list[Row]] = {
+    "ppo": [
+        *map(_same, ("n_steps", "batch_size", "n_epochs", "clip_range_vf", "target_kl")),
+        Row("clip_range", "clip_range", lambda c: schedule(c.clip_range, c.anneal_clip_range),
+            also=("anneal_clip_range",)),
+        Row("adam_eps", "policy_kwargs.optimizer_kwargs.eps"),
+        *_POLICY_GRADIENT,
+    ],
+    "a2c": [
+        _same("n_steps"),
+        # SB3 replaces optimizer_kwargs when use_rms_prop picks RMSprop itself, so the class
+        # and every argument are given explicitly (alpha, eps and no weight decay for RMSprop).
+        Row("optimizer", "policy_kwargs.optimizer_class",
+            lambda c: _optimizer_class(c.optimizer)),
+        Row("optimizer_eps", "policy_kwargs.optimizer_kwargs.eps"),
+        Row("rmsprop_alpha", "policy_kwargs.optimizer_kwargs.alpha",
+            lambda c: c.rmsprop_alpha if c.optimizer == "rmsprop" else None),
+        *_POLICY_GRADIENT,
+    ],
+    "dqn": [
+        *map(_same, ("buffer_size", "batch_size", "learning_starts", "gamma", "train_freq",
+                     "gradient_steps", "target_update_interval", "tau", "exploration_fraction",
+                     "exploration_initial_eps", "exploration_final_eps")),
+        Row("learning_rate", "learning_rate", lambda c: schedule(c.learning_rate, c.anneal_lr),
+            also=("anneal_lr",)),
+        Row("max_grad_norm", "max_grad_norm",
+            lambda c: float("inf") if c.max_grad_norm is None else c.max_grad_norm),
+        Row("n_step", "n_steps"),
+        Row("adam_eps", "policy_kwargs.optimizer_kwargs.eps"),
+        *_NETWORK,
+    ],
+}
+"""rlkit key -> SB3 keyword, per algorithm (PPO, A2C, DQN)."""
+
+
+def _optimizer_class(name: str) -> type:
+    import torch
+
+    return torch.optim.RMSprop if name == "rmsprop" else torch.optim.Adam
+
+
+def _unmapped(algo: str, cfg: Any) -> dict[str, str]:
+    """Keys whose current value SB3 has no counterpart for, with the reason."""
+    out: dict[str, str] = {}
+    approximator = cfg.approximator
+    if approximator.type != "mlp":
+        out["approximator.type"] = (f"'{approximator.type}': SB3's policies here are MLPs "
+                                    f"(CNN and recurrent policies are not mapped yet)")
+    elif approximator.norm != "none" or approximator.layer_norm or approximator.dropout:
+        out["approximator.norm"] = "SB3's MlpPolicy has no normalization or dropout layers"
+    if getattr(cfg, "share_torso", False):
+        out["share_torso"] = "SB3's MlpPolicy shares no hidden layers between pi and V"
+    for key, reason in (
+        ("normalize_obs", "VecNormalize on SB3's env (not applied yet)"),
+        ("normalize_reward", "VecNormalize on SB3's env (not applied yet)"),
+        ("clip_reward", "a reward wrapper on SB3's env (not applied yet)"),
+    ):
+        if getattr(cfg, key, False):
+            out[key] = reason
+    if algo == "dqn":
+        for key, reason in (
+            ("double_q", "SB3's DQN is not double DQN"),
+            ("prioritized", "SB3 has no prioritized replay"),
+            ("dueling", "SB3's DQN has no dueling head"),
+        ):
+            if getattr(cfg, key):
+                out[key] = reason
+        if cfg.loss != "huber":
+            out["loss"] = "SB3's DQN always uses the Huber loss"
+        if cfg.q_head != "linear" or cfg.exploration != "epsilon_greedy":
+            out["q_head"] = "SB3's DQN has no Bayesian head or Thompson sampling"
+    return out
+
+
+def sb3_kwargs(algo: str, cfg: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """(SB3 keyword arguments for ``algo``'s model from rlkit config ``cfg``, the unmapped keys
+    with why). Raises KeyError for an algorithm SB3 has no counterpart of here."""
+    kwargs: dict[str, Any] = {}
+    for row in TABLES[algo]:
+        if row.rlkit.startswith("approximator.") and cfg.approximator.type != "mlp":
+            continue  # SB3's MLP's sizes mean nothing for another torso (reported unmapped)
+        value = row.convert(cfg) if row.convert is not None else getattr(cfg, row.rlkit)
+        if value is None and row.sb3.startswith("policy_kwargs."):
+            continue
+        target, *path = row.sb3.split(".")
+        if not path:
+            kwargs[target] = value
+            continue
+        node = kwargs.setdefault(target, {})
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    if algo == "a2c" and cfg.optimizer == "rmsprop":
+        kwargs["policy_kwargs"]["optimizer_kwargs"]["weight_decay"] = 0.0
+    return kwargs, _unmapped(algo, cfg)
+
+
+def mapped_keys(algo: str) -> set[str]:
+    """Every rlkit key a row of ``algo``'s table reads."""
+    return {key for row in TABLES[algo] for key in (row.rlkit, *row.also)}
+
+
+JUDGED = frozenset({
+    "approximator", "share_torso", "normalize_obs", "normalize_reward", "clip_reward",
+    "double_q", "prioritized", "dueling", "loss", "q_head", "exploration",
+})
+"""Keys :func:`_unmapped` reports when their value has no SB3 counterpart."""
+DEPENDENT = {
+    "clip_obs": "normalize_obs", "per_alpha": "prioritized", "per_beta": "prioritized",
+    "per_eps": "prioritized", "posterior_update_interval": "q_head", "posterior_sweeps": "q_head",
+    "prior_std": "q_head", "noise_std": "q_head",
+}
+"""Keys that act only when another (judged) key is on: they share its fate."""
+
+
+def unlisted_keys(algo: str, config_cls: type) -> set[str]:
+    """Top-level config keys of ``config_cls`` that no row reads, not in RUN_KEYS, JUDGED or
+    DEPENDENT: a key forgotten by the table (a test keeps this empty)."""
+    top = {key.split(".")[0] for key in mapped_keys(algo)}
+    return {f.name for f in fields(config_cls)} - top - RUN_KEYS - JUDGED - set(DEPENDENT)
