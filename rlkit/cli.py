@@ -132,6 +132,37 @@ def eval_command(path, episodes, seed, video_dir, reconstructions) -> None:
         print(f"reconstructions written to {save_reconstructions(agent, reconstructions)}")
 
 
+@cli.command("compare")
+@click.argument("algo")
+@click.argument("env_ids", nargs=-1, required=True)
+@click.option("--seeds", default="0-4", show_default=True, help="A range (0-4) or a list (0,3).")
+@click.option("--total-timesteps", type=int, help="Env steps per run (default: the config's).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Runs in parallel, one process and one torch thread each.")
+@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key on both sides (repeatable).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Output directory (default: compare/<algo>-<envs>).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, out_dir,
+                    progress) -> None:
+    """Train ALGO with rlkit and with Stable-Baselines3 on each ENV_ID and every seed, with the
+    same hyperparameters and evaluation; write report.md, results.csv and the curves."""
+    from rlkit.compare import parse_seeds, run_comparison
+    from rlkit.config import parse_set
+
+    seed_list = parse_seeds(seeds)
+    if total_timesteps is not None and total_timesteps < 1:
+        raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
+    if out_dir is None:
+        envs = "+".join(e.replace("/", "_").replace(":", "_") for e in env_ids)
+        out_dir = Path("compare") / f"{algo}-{envs}"
+    results = run_comparison(algo, list(env_ids), seed_list, total_timesteps,
+                             parse_set(list(set_items)), out_dir, workers,
+                             progress and sys.stdout.isatty())
+    print(f"{len(results)} runs; report: {out_dir / 'report.md'}")
+
+
 @cli.command("list")
 def list_command() -> None:
     """List agents (with their tuned envs), rlkit's envs and Gymnasium's."""

@@ -29,10 +29,23 @@ RUN_KEYS = frozenset({
 same seeds, envs, budget, evaluation and device."""
 
 
-def schedule(value: float, decayed: bool) -> float | Callable[[float], float]:
-    """A constant, or SB3's linear schedule ``progress_remaining -> progress_remaining * value``
-    (rlkit's anneal_lr / anneal_clip_range: 1 at the start of training, 0 at the end)."""
-    return (lambda progress_remaining: progress_remaining * value) if decayed else value
+class LinearSchedule:
+    """SB3's schedule ``progress_remaining -> progress_remaining * value``: rlkit's anneal_lr /
+    anneal_clip_range (progress_remaining is 1 at the start of training, 0 at the end)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.value
+
+    def __repr__(self) -> str:
+        return f"linear({self.value:g} -> 0)"
+
+
+def schedule(value: float, decayed: bool) -> float | LinearSchedule:
+    """A constant, or the linear decay to 0 of ``value`` over training."""
+    return LinearSchedule(value) if decayed else value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,388 @@
+"""``rlkit compare``: rlkit's agent against its Stable-Baselines3 counterpart, seed by seed.
+
+For every env and seed both libraries train with the same hyperparameters (rlkit's config, and
+SB3's keyword arguments from :mod:`rlkit.sb3`'s table), n_envs, budget and seed, and evaluate
+the same way: ``eval_episodes`` deterministic episodes on separate envs seeded ``seed +
+1_000_000 + i``, every ``eval_freq`` env steps and at the end (rlkit's ``evaluate`` runs both
+sides). Each run is an ordinary run directory under ``DIR/runs`` with a ``metrics.jsonl`` of the
+same keys and a ``result.json`` once finished, so an interrupted comparison resumes and skips
+the runs that finished. Runs go to K worker processes, one torch thread each.
+
+The report (``DIR/report.md``, ``results.csv``, ``curves.png``, ``wallclock.png``) gives per env
+the final evaluation with a 95 % bootstrap confidence interval over seeds, the interquartile
+mean with a stratified-bootstrap interval (rliable's method, computed here with numpy: with one
+task per env the strata are the env's seeds), the env steps to reach the env's reward
+threshold, wall time, SPS and the rlkit/SB3 wall-time ratio, and the mapping with the keys SB3
+has no counterpart for.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlkit.errors import RlkitError
+
+LIBRARIES = ("rlkit", "sb3")
+N_BOOTSTRAP = 5_000
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0-4`` (a range, both ends included), ``0,3,7`` or ``5``."""
+    try:
+        if "-" in text.strip("-"):
+            low, high = (int(part) for part in text.split("-", 1))
+            if high < low:
+                raise RlkitError(f"seed range '{text}' runs backwards; write {high}-{low}")
+            return list(range(low, high + 1))
+        return sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise RlkitError(f"--seeds expects a range like 0-4 or a list like 0,3,7, "
+                         f"got '{text}'") from None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    library: str
+    algo: str
+    env_id: str
+    seed: int
+    total_timesteps: int | None
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def name(self) -> str:
+        env = self.env_id.replace("/", "_").replace(":", "_")
+        return f"{self.library}-{self.algo}-{env}-{self.seed}"
+
+
+def plan(algo: str, env_ids: list[str], seeds: list[int], total_timesteps: int | None,
+         overrides: dict[str, Any]) -> list[RunSpec]:
+    """Every (library, env, seed) run, after checking that both sides can run ``algo``."""
+    import rlkit
+    from rlkit.registry import agent_class
+    from rlkit.sb3 import TABLES
+
+    agent_class(algo)  # an unknown algorithm: rlkit's own one-line error
+    if algo not in TABLES:
+        raise RlkitError(f"SB3 has no counterpart of rlkit's '{algo}' (SB3 side: ppo, a2c, "
+                         f"dqn); nothing to compare against")
+    for env_id in env_ids:
+        rlkit.make(algo, env_id, seed=seeds[0], **overrides)  # bad env or config: error now
+    return [RunSpec(library, algo, env_id, seed, total_timesteps, overrides)
+            for env_id in env_ids for seed in seeds for library in LIBRARIES]
+
+
+class SB3Agent:
+    """An SB3 model seen through the part of rlkit's agent that ``evaluate`` uses."""
+
+    has_memory = False
+
+    def __init__(self, model: Any, env_id: str, config: Any) -> None:
+        self.model, self.env_id, self.config = model, env_id, config
+
+    def modules(self) -> dict[str, Any]:
+        return {}
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return self.model.predict(obs, deterministic=deterministic)[0]
+
+
+def _train_sb3(spec: RunSpec, config: Any, run_dir: Path) -> dict[str, Any]:
+    import stable_baselines3
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from rlkit.evaluation import evaluate
+    from rlkit.sb3 import sb3_kwargs
+
+    kwargs, _ = sb3_kwargs(spec.algo, config)
+    env = make_vec_env(spec.env_id, n_envs=config.n_envs, seed=spec.seed,
+                       env_kwargs=config.env_kwargs or None)
+    model = getattr(stable_baselines3, spec.algo.upper())(
+        "MlpPolicy", env, seed=spec.seed, device="cpu", **kwargs)
+    agent = SB3Agent(model, spec.env_id, config)
+    metrics = (run_dir / "metrics.jsonl").open("w")
+    start = time.perf_counter()
+
+    def log_eval() -> dict[str, float]:
+        stats = evaluate(agent, config.eval_episodes)
+        row = {"global_step": model.num_timesteps,
+               "charts/SPS": round(model.num_timesteps / (time.perf_counter() - start), 1),
+               "eval/mean_return": stats["mean_return"], "eval/std_return": stats["std_return"],
+               "eval/mean_length": stats["mean_length"]}
+        metrics.write(json.dumps(row) + "\n")
+        metrics.flush()
+        return stats
+
+    budget = spec.total_timesteps or config.total_timesteps
+
+    on_policy = spec.algo in ("ppo", "a2c")
+
+    class EvalEvery(BaseCallback):
+        """rlkit's loop's schedule: after the update that crosses each multiple of eval_freq
+        (for PPO and A2C: when the next rollout starts), and once at the end."""
+
+        next_eval = config.eval_freq or 0
+
+        def _maybe_eval(self) -> None:
+            if self.next_eval and self.next_eval <= model.num_timesteps < budget:
+                while self.next_eval <= model.num_timesteps:
+                    self.next_eval += config.eval_freq
+                log_eval()
+
+        def _on_rollout_start(self) -> None:
+            if on_policy:
+                self._maybe_eval()
+
+        def _on_step(self) -> bool:
+            if not on_policy:
+                self._maybe_eval()
+            return True
+
+    model.learn(budget, callback=EvalEvery())
+    wall = time.perf_counter() - start
+    final = log_eval()
+    metrics.close()
+    return {"wall_time": wall, "global_step": model.num_timesteps,
+            "eval_mean": final["mean_return"], "eval_std": final["std_return"]}
+
+
+def run_one(spec: RunSpec, out_dir: str) -> dict[str, Any]:
+    """Train one run in its directory (or read its finished result); the result as a dict."""
+    import torch
+
+    import rlkit
+
+    run_dir = Path(out_dir) / "runs" / spec.name
+    result_file = run_dir / "result.json"
+    if result_file.exists():
+        return json.loads(result_file.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    agent = rlkit.make(spec.algo, spec.env_id, seed=spec.seed, torch_threads=1,
+                       **spec.overrides)
+    if spec.library == "rlkit":
+        from rlkit.loop import train
+
+        out = train(agent, spec.total_timesteps, run_dir=run_dir)
+        result = {"wall_time": out.wall_time, "global_step": out.global_step,
+                  "eval_mean": out.eval_mean, "eval_std": out.eval_std}
+    else:
+        result = _train_sb3(spec, agent.config, run_dir)
+    result = {**asdict(spec), **result, "sps": result["global_step"] / result["wall_time"]}
+    result_file.write_text(json.dumps(result))
+    return result
+
+
+def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
+                   total_timesteps: int | None, overrides: dict[str, Any], out_dir: Path,
+                   workers: int = 1, progress: bool = False) -> list[dict[str, Any]]:
+    """Plan, check ``out_dir``, run what is not finished on ``workers`` processes, report."""
+    specs = plan(algo, env_ids, seeds, total_timesteps, overrides)
+    identity = {"algo": algo, "envs": env_ids, "seeds": seeds,
+                "total_timesteps": total_timesteps, "overrides": overrides}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / "comparison.json"
+    if marker.exists() and json.loads(marker.read_text()) != identity:
+        raise RlkitError(f"'{out_dir}' holds a different comparison "
+                         f"({marker.read_text().strip()}); use another --out")
+    marker.write_text(json.dumps(identity))
+    results: list[dict[str, Any]] = []
+    bar = _bar(progress, len(specs))
+    import multiprocessing
+
+    # spawn, not fork: a forked child of a process that has run torch can hang on its threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_one, spec, str(out_dir)) for spec in specs]
+        for future in as_completed(futures):
+            results.append(future.result())
+            if bar is not None:
+                bar.advance(bar.task_ids[0])
+    if bar is not None:
+        bar.stop()
+    write_report(algo, specs, results, out_dir)
+    return results
+
+
+def _bar(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn())
+    bar.add_task("runs", total=total)
+    bar.start()
+    return bar
+
+
+# --- statistics ---------------------------------------------------------------------------------
+def bootstrap_ci(values: np.ndarray, statistic=np.mean, n: int = N_BOOTSTRAP,
+                 seed: int = 0) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of ``statistic`` over resampled ``values``."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()), float(values.mean())
+    rng = np.random.default_rng(seed)
+    draws = values[rng.integers(0, len(values), size=(n, len(values)))]
+    estimates = np.apply_along_axis(statistic, 1, draws)
+    low, high = np.percentile(estimates, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def iqm(values: np.ndarray) -> float:
+    """Interquartile mean: the mean of the middle half, int(n / 4) values trimmed from each
+    end (scipy's trim_mean, which rliable uses; with fewer than 4 seeds it is the mean)."""
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(np.asarray(values, dtype=float), 0.25))
+
+
+def steps_to_threshold(rows: list[dict[str, Any]], threshold: float | None) -> int | None:
+    """The first evaluated step at which the eval mean reached ``threshold``."""
+    if threshold is None:
+        return None
+    for row in rows:
+        if row.get("eval/mean_return", -np.inf) >= threshold:
+            return int(row["global_step"])
+    return None
+
+
+# --- the report --------------------------------------------------------------------------------
+def _curves(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(env steps, wall seconds, eval mean) of a run's evaluation rows."""
+    from rlkit.metrics import read_metrics
+
+    steps, seconds, returns, sps = [], [], [], None
+    for row in read_metrics(run_dir):
+        sps = row.get("charts/SPS", sps)  # an evaluation row between log rows: the last SPS
+        if "eval/mean_return" in row and sps:
+            steps.append(row["global_step"])
+            seconds.append(row["global_step"] / sps)
+            returns.append(row["eval/mean_return"])
+    return np.array(steps, dtype=float), np.array(seconds), np.array(returns)
+
+
+def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
+                 out_dir: Path) -> None:
+    import gymnasium as gym
+
+    import rlkit
+    from rlkit.metrics import read_metrics
+    by_key = {(r["library"], r["env_id"], r["seed"]): r for r in results}
+    env_ids = list(dict.fromkeys(spec.env_id for spec in specs))
+    seeds = sorted({spec.seed for spec in specs})
+    overrides = specs[0].overrides
+    with (out_dir / "results.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["library", "algo", "env_id", "seed", "global_step", "eval_mean",
+                         "eval_std", "wall_time", "sps", "steps_to_threshold"])
+        for spec in specs:
+            r = by_key[(spec.library, spec.env_id, spec.seed)]
+            threshold = gym.spec(spec.env_id).reward_threshold
+            reached = steps_to_threshold(read_metrics(out_dir / "runs" / spec.name), threshold)
+            writer.writerow([spec.library, algo, spec.env_id, spec.seed, r["global_step"],
+                             r["eval_mean"], r["eval_std"], round(r["wall_time"], 2),
+                             round(r["sps"], 1), reached])
+
+    lines = [f"# rlkit vs Stable-Baselines3: {algo}", "",
+             f"Seeds {', '.join(map(str, seeds))}; final deterministic evaluation; 95 % "
+             f"bootstrap intervals over seeds ({N_BOOTSTRAP} resamples, numpy; the IQM's "
+             f"interval resamples within each env, rliable's stratified bootstrap).", ""]
+    for env_id in env_ids:
+        threshold = gym.spec(env_id).reward_threshold
+        lines += [f"## {env_id}", "",
+                  "| library | final eval (95 % CI) | IQM (95 % CI) | steps to "
+                  f"{threshold if threshold is not None else '-'} | wall s | SPS |",
+                  "|---|---|---|---|---|---|"]
+        walls = {}
+        for library in LIBRARIES:
+            runs = [by_key[(library, env_id, seed)] for seed in seeds]
+            finals = np.array([r["eval_mean"] for r in runs])
+            low, high = bootstrap_ci(finals)
+            iqm_low, iqm_high = bootstrap_ci(finals, iqm)
+            reached = [steps_to_threshold(read_metrics(out_dir / "runs" / RunSpec(
+                library, algo, env_id, seed, None).name), threshold) for seed in seeds]
+            hits = [s for s in reached if s is not None]
+            to_threshold = (f"{np.mean(hits):.0f} ({len(hits)}/{len(seeds)} seeds)"
+                            if hits else f"not reached (0/{len(seeds)})")
+            walls[library] = float(np.mean([r["wall_time"] for r in runs]))
+            sps = float(np.mean([r["sps"] for r in runs]))
+            lines.append(f"| {library} | {finals.mean():.1f} ({low:.1f}, {high:.1f}) | "
+                         f"{iqm(finals):.1f} ({iqm_low:.1f}, {iqm_high:.1f}) | "
+                         f"{to_threshold if threshold is not None else '-'} | "
+                         f"{walls[library]:.1f} | {sps:.0f} |")
+        lines += ["", f"Wall-time ratio rlkit/SB3: {walls['rlkit'] / walls['sb3']:.2f}", ""]
+
+    for env_id in env_ids:
+        lines += _hyperparameters(algo, env_id, rlkit.make(algo, env_id, seed=seeds[0],
+                                                           **overrides).config)
+    (out_dir / "report.md").write_text("\n".join(lines))
+    _plot(algo, env_ids, seeds, out_dir)
+
+
+def _hyperparameters(algo: str, env_id: str, config: Any) -> list[str]:
+    """The mapping table for one env's config, and the keys SB3 runs without."""
+    from rlkit.sb3 import TABLES, sb3_kwargs
+
+    kwargs, unmapped = sb3_kwargs(algo, config)
+    lines = [f"## Hyperparameters ({env_id})", "",
+             "rlkit's config key by key, as SB3 receives it (the table in `rlkit/sb3.py`; "
+             "seed, n_envs, budget and evaluation are the same on both sides):", "",
+             "| rlkit key | rlkit value | SB3 keyword | SB3 value |", "|---|---|---|---|"]
+    for row in TABLES[algo]:
+        node: Any = kwargs
+        for part in row.sb3.split("."):
+            node = node.get(part, "-") if isinstance(node, dict) else "-"
+        value = config
+        for part in row.rlkit.split("."):
+            value = getattr(value, part)
+        extra = "".join(f", {key} = {getattr(config, key)}" for key in row.also)
+        shown = node.__name__ if isinstance(node, type) else node
+        lines.append(f"| `{row.rlkit}` | {value}{extra} | `{row.sb3}` | {shown} |")
+    lines.append("")
+    if unmapped:
+        lines += ["Keys whose value SB3 has no counterpart for (SB3 runs without them):", "",
+                  *[f"- `{key}`: {reason}" for key, reason in sorted(unmapped.items())], ""]
+    else:
+        lines += ["Every rlkit key has its SB3 counterpart.", ""]
+    return lines
+
+
+def _plot(algo: str, env_ids: list[str], seeds: list[int], out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for x_axis, file_name, label in ((0, "curves.png", "env steps"),
+                                     (1, "wallclock.png", "wall time (s)")):
+        figure, axes = plt.subplots(1, len(env_ids), figsize=(5 * len(env_ids), 3.6),
+                                    squeeze=False)
+        for ax, env_id in zip(axes[0], env_ids, strict=True):
+            for library in LIBRARIES:
+                curves = [_curves(out_dir / "runs" / RunSpec(library, algo, env_id, seed,
+                                                             None).name) for seed in seeds]
+                length = min(len(c[2]) for c in curves)
+                if length == 0:
+                    continue
+                xs = np.mean([c[x_axis][:length] for c in curves], axis=0)
+                ys = np.array([c[2][:length] for c in curves])
+                bands = np.array([bootstrap_ci(ys[:, i]) for i in range(length)])
+                ax.plot(xs, ys.mean(0), label=library, marker="o", markersize=3)
+                ax.fill_between(xs, bands[:, 0], bands[:, 1], alpha=0.25)
+            ax.set_title(f"{algo} on {env_id} ({len(seeds)} seeds)")
+            ax.set_xlabel(label)
+            ax.set_ylabel("eval return")
+            ax.legend()
+        figure.tight_layout()
+        figure.savefig(out_dir / file_name, dpi=100)
+        plt.close(figure)

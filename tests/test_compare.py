@@ -1,0 +1,93 @@
+"""rlkit compare: the files a comparison writes, resuming, one-line errors, and its statistics
+by hand."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from rlkit.compare import bootstrap_ci, iqm, parse_seeds, steps_to_threshold
+from rlkit.errors import RlkitError
+
+
+def run_cli(capsys, *args):
+    from rlkit.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
+TINY = ["--seeds", "0-1", "--total-timesteps", "512", "--set", "eval_freq=256",
+        "--set", "eval_episodes=2", "--set", "n_envs=2", "--set", "n_steps=64",
+        "--set", "batch_size=64", "--workers", "2", "--no-progress"]
+
+
+def test_compare_writes_every_file_with_both_libraries_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code, stdout, err = run_cli(capsys, "compare", "ppo", "CartPole-v1", *TINY, "--out", str(out))
+    assert code in (0, None), err
+    for name in ("report.md", "results.csv", "curves.png", "wallclock.png", "comparison.json"):
+        assert (out / name).is_file(), name
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert sorted((r["library"], r["seed"]) for r in rows) == [
+        ("rlkit", "0"), ("rlkit", "1"), ("sb3", "0"), ("sb3", "1")]
+    assert all(int(r["global_step"]) == 512 for r in rows)
+    report = (out / "report.md").read_text()
+    assert "| rlkit |" in report and "| sb3 |" in report and "Wall-time ratio" in report
+    assert "`n_epochs`" in report  # the mapping table
+    for library in ("rlkit", "sb3"):  # the same evaluation grid and keys on both sides
+        lines = (out / "runs" / f"{library}-ppo-CartPole-v1-0" / "metrics.jsonl").read_text()
+        evals = [json.loads(line) for line in lines.splitlines() if "eval/mean_return" in line]
+        assert [row["global_step"] for row in evals] == [256, 512]
+        assert {"charts/SPS", "eval/mean_return", "eval/std_return"} <= set(evals[-1])
+
+    finished = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/result.json")}
+    code, _, err = run_cli(capsys, "compare", "ppo", "CartPole-v1", *TINY, "--out", str(out))
+    assert code in (0, None), err
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # nothing ran again
+
+
+@pytest.mark.parametrize("args, message", [
+    (["compare", "ppo", "CartPol-v1"], "unknown env id 'CartPol-v1'"),
+    (["compare", "reinforce", "CartPole-v1"], "SB3 has no counterpart of rlkit's 'reinforce'"),
+    (["compare", "nope", "CartPole-v1"], "unknown algorithm 'nope'"),
+    (["compare", "ppo", "CartPole-v1", "--seeds", "5-2"], "seed range '5-2' runs backwards"),
+    (["compare", "ppo", "CartPole-v1", "--seeds", "a-b"], "--seeds expects a range"),
+])
+def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, args, message):
+    code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "out"))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in lines[0]
+
+
+def test_an_output_directory_of_another_comparison_is_refused(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    out.mkdir()
+    (out / "comparison.json").write_text(json.dumps({"algo": "dqn"}))
+    code, _, err = run_cli(capsys, "compare", "ppo", "CartPole-v1", *TINY, "--out", str(out))
+    assert code == 2 and "holds a different comparison" in err
+
+
+def test_seeds():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("7") == [7]
+    assert parse_seeds("3,0,3") == [0, 3]
+    with pytest.raises(RlkitError):
+        parse_seeds("4-1")
+
+
+def test_statistics_by_hand():
+    # sorted: 1 2 3 4 6 7 8 100; int(8 / 4) = 2 trimmed from each end: mean(3, 4, 6, 7) = 5
+    assert iqm(np.array([1, 2, 3, 4, 100, 6, 7, 8])) == 5.0
+    assert bootstrap_ci(np.array([3.0, 3.0, 3.0])) == (3.0, 3.0)
+    low, high = bootstrap_ci(np.array([0.0, 10.0]))
+    assert low == 0.0 and high == 10.0  # resamples of two values: means 0, 5 or 10
+    rows = [{"global_step": 100, "eval/mean_return": 10.0}, {"global_step": 200},
+            {"global_step": 300, "eval/mean_return": 480.0},
+            {"global_step": 400, "eval/mean_return": 500.0}]
+    assert steps_to_threshold(rows, 475.0) == 300
+    assert steps_to_threshold(rows, 600.0) is None and steps_to_threshold(rows, None) is None
