@@ -163,6 +163,22 @@ def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, o
     print(f"{len(results)} runs; report: {out_dir / 'report.md'}")
 
 
+@cli.command("plot")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--metric", default="eval/mean_return", show_default=True,
+              help="A key of metrics.jsonl.")
+@click.option("--x", "x_axis", type=click.Choice(["steps", "time"]), default="steps",
+              show_default=True, help="Env steps or wall time on the x-axis.")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), default=Path("plot.png"),
+              show_default=True)
+def plot_command(run_dirs, metric, x_axis, out_file) -> None:
+    """Plot METRIC of run directories: a panel per env, a line per algorithm (mean and 95 %
+    band over its runs)."""
+    from rlkit.plots import plot_runs
+
+    print(f"plot written to {plot_runs(list(run_dirs), out_file, metric, x_axis)}")
+
+
 @cli.command("list")
 def list_command() -> None:
     """List agents (with their tuned envs), rlkit's envs and Gymnasium's."""

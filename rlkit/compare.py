@@ -257,20 +257,6 @@ def steps_to_threshold(rows: list[dict[str, Any]], threshold: float | None) -> i
 
 
 # --- the report --------------------------------------------------------------------------------
-def _curves(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(env steps, wall seconds, eval mean) of a run's evaluation rows."""
-    from rlkit.metrics import read_metrics
-
-    steps, seconds, returns, sps = [], [], [], None
-    for row in read_metrics(run_dir):
-        sps = row.get("charts/SPS", sps)  # an evaluation row between log rows: the last SPS
-        if "eval/mean_return" in row and sps:
-            steps.append(row["global_step"])
-            seconds.append(row["global_step"] / sps)
-            returns.append(row["eval/mean_return"])
-    return np.array(steps, dtype=float), np.array(seconds), np.array(returns)
-
-
 def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                  out_dir: Path) -> None:
     import gymnasium as gym
@@ -358,31 +344,9 @@ def _hyperparameters(algo: str, env_id: str, config: Any) -> list[str]:
 
 
 def _plot(algo: str, env_ids: list[str], seeds: list[int], out_dir: Path) -> None:
-    import matplotlib
+    from rlkit.plots import plot_runs
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    for x_axis, file_name, label in ((0, "curves.png", "env steps"),
-                                     (1, "wallclock.png", "wall time (s)")):
-        figure, axes = plt.subplots(1, len(env_ids), figsize=(5 * len(env_ids), 3.6),
-                                    squeeze=False)
-        for ax, env_id in zip(axes[0], env_ids, strict=True):
-            for library in LIBRARIES:
-                curves = [_curves(out_dir / "runs" / RunSpec(library, algo, env_id, seed,
-                                                             None).name) for seed in seeds]
-                length = min(len(c[2]) for c in curves)
-                if length == 0:
-                    continue
-                xs = np.mean([c[x_axis][:length] for c in curves], axis=0)
-                ys = np.array([c[2][:length] for c in curves])
-                bands = np.array([bootstrap_ci(ys[:, i]) for i in range(length)])
-                ax.plot(xs, ys.mean(0), label=library, marker="o", markersize=3)
-                ax.fill_between(xs, bands[:, 0], bands[:, 1], alpha=0.25)
-            ax.set_title(f"{algo} on {env_id} ({len(seeds)} seeds)")
-            ax.set_xlabel(label)
-            ax.set_ylabel("eval return")
-            ax.legend()
-        figure.tight_layout()
-        figure.savefig(out_dir / file_name, dpi=100)
-        plt.close(figure)
+    run_dirs = [out_dir / "runs" / RunSpec(library, algo, env_id, seed, None).name
+                for env_id in env_ids for library in LIBRARIES for seed in seeds]
+    plot_runs(run_dirs, out_dir / "curves.png", x="steps")
+    plot_runs(run_dirs, out_dir / "wallclock.png", x="time")

@@ -91,3 +91,22 @@ def test_statistics_by_hand():
             {"global_step": 400, "eval/mean_return": 500.0}]
     assert steps_to_threshold(rows, 475.0) == 300
     assert steps_to_threshold(rows, 600.0) is None and steps_to_threshold(rows, None) is None
+
+
+def test_plot_groups_runs_by_env_and_algo_and_refuses_other_folders(tmp_path, capsys):
+    import rlkit
+    from rlkit.plots import curve, run_identity
+
+    for seed in (0, 1):
+        agent = rlkit.make("ppo", "CartPole-v1", seed=seed, n_envs=2, n_steps=64,
+                           batch_size=64, eval_freq=128, eval_episodes=2)
+        agent.learn(256, run_dir=tmp_path / f"run{seed}")
+    assert run_identity(tmp_path / "run0") == ("rlkit", "ppo", "CartPole-v1")
+    steps, seconds, values = curve(tmp_path / "run0")
+    assert list(steps) == [128, 256] and seconds[-1] > 0 and len(values) == 2
+    code, stdout, err = run_cli(capsys, "plot", str(tmp_path / "run0"), str(tmp_path / "run1"),
+                                "--x", "time", "--out", str(tmp_path / "p.png"))
+    assert code in (0, None), err
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = run_cli(capsys, "plot", str(tmp_path), "--out", str(tmp_path / "q.png"))
+    assert code == 2 and err.startswith("error: ") and "not a run directory" in err
