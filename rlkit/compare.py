@@ -85,30 +85,44 @@ class SB3Agent:
 
     has_memory = False
 
-    def __init__(self, model: Any, env_id: str, config: Any) -> None:
+    def __init__(self, model: Any, env_id: str, config: Any, normalizer: Any = None) -> None:
         self.model, self.env_id, self.config = model, env_id, config
+        self.normalizer = normalizer  # SB3's VecNormalize: its statistics, frozen, as rlkit's
 
     def modules(self) -> dict[str, Any]:
         return {}
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        if self.normalizer is not None:
+            obs = self.normalizer.normalize_obs(obs)
         return self.model.predict(obs, deterministic=deterministic)[0]
 
 
 def _train_sb3(spec: RunSpec, config: Any, run_dir: Path) -> dict[str, Any]:
+    import gymnasium as gym
     import stable_baselines3
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
 
     from rlkit.evaluation import evaluate
     from rlkit.sb3 import sb3_kwargs
 
     kwargs, _ = sb3_kwargs(spec.algo, config)
+    # rlkit's reward clipping and normalization, done the SB3 way: a sign wrapper, VecNormalize
+    clip = (lambda env: gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))) \
+        if config.clip_reward else None
     env = make_vec_env(spec.env_id, n_envs=config.n_envs, seed=spec.seed,
-                       env_kwargs=config.env_kwargs or None)
+                       env_kwargs=config.env_kwargs or None, wrapper_class=clip)
+    normalizer = None
+    if config.normalize_obs or config.normalize_reward:
+        env = normalizer = VecNormalize(env, norm_obs=config.normalize_obs,
+                                        norm_reward=config.normalize_reward,
+                                        clip_obs=config.clip_obs, gamma=config.gamma)
     model = getattr(stable_baselines3, spec.algo.upper())(
         "MlpPolicy", env, seed=spec.seed, device="cpu", **kwargs)
-    agent = SB3Agent(model, spec.env_id, config)
+    agent = SB3Agent(model, spec.env_id, config,
+                     normalizer if config.normalize_obs else None)
     metrics = (run_dir / "metrics.jsonl").open("w")
     start = time.perf_counter()
 

@@ -1,12 +1,13 @@
 """rlkit's configs as Stable-Baselines3 keyword arguments: one table per algorithm, key by key.
 
-The comparison against SB3 (the benchmarks, and ``rlkit compare`` to come) builds SB3's side
+``rlkit compare`` (and the benchmarks) build SB3's side
 from these tables, so both libraries train with the same hyperparameters. Each row maps one
 rlkit config key to one SB3 keyword (dotted keys go inside ``policy_kwargs``) and converts the
 value: a decayed rate becomes SB3's schedule of ``progress_remaining``, the MLP's sizes become
 ``net_arch``, its activation the ``nn.Module`` class. A key in no row is either set up the
 same on both sides by whoever runs them (``RUN_KEYS``: seed, envs, budget, evaluation, device)
-or reported by :func:`sb3_kwargs` as unmapped, with the reason, when its value has no SB3
+or applied to SB3's env (``ENV_KEYS``: normalization, reward clipping), or reported by
+:func:`sb3_kwargs` as unmapped, with the reason, when its value has no SB3
 counterpart (DQN's prioritized replay, a shared MLP torso, a memory torso, ...): never dropped
 silently.
 """
@@ -140,13 +141,6 @@ def _unmapped(algo: str, cfg: Any) -> dict[str, str]:
         out["approximator.norm"] = "SB3's MlpPolicy has no normalization or dropout layers"
     if getattr(cfg, "share_torso", False):
         out["share_torso"] = "SB3's MlpPolicy shares no hidden layers between pi and V"
-    for key, reason in (
-        ("normalize_obs", "VecNormalize on SB3's env (not applied yet)"),
-        ("normalize_reward", "VecNormalize on SB3's env (not applied yet)"),
-        ("clip_reward", "a reward wrapper on SB3's env (not applied yet)"),
-    ):
-        if getattr(cfg, key, False):
-            out[key] = reason
     if algo == "dqn":
         for key, reason in (
             ("double_q", "SB3's DQN is not double DQN"),
@@ -190,13 +184,16 @@ def mapped_keys(algo: str) -> set[str]:
     return {key for row in TABLES[algo] for key in (row.rlkit, *row.also)}
 
 
+ENV_KEYS = frozenset({"normalize_obs", "normalize_reward", "clip_obs", "clip_reward"})
+"""Applied to SB3's env rather than its model, by whoever builds it (``rlkit compare``: SB3's
+VecNormalize with the same clip and gamma, and a sign wrapper for clip_reward)."""
 JUDGED = frozenset({
-    "approximator", "share_torso", "normalize_obs", "normalize_reward", "clip_reward",
+    "approximator", "share_torso",
     "double_q", "prioritized", "dueling", "loss", "q_head", "exploration",
 })
 """Keys :func:`_unmapped` reports when their value has no SB3 counterpart."""
 DEPENDENT = {
-    "clip_obs": "normalize_obs", "per_alpha": "prioritized", "per_beta": "prioritized",
+    "per_alpha": "prioritized", "per_beta": "prioritized",
     "per_eps": "prioritized", "posterior_update_interval": "q_head", "posterior_sweeps": "q_head",
     "prior_std": "q_head", "noise_std": "q_head",
 }
@@ -207,4 +204,5 @@ def unlisted_keys(algo: str, config_cls: type) -> set[str]:
     """Top-level config keys of ``config_cls`` that no row reads, not in RUN_KEYS, JUDGED or
     DEPENDENT: a key forgotten by the table (a test keeps this empty)."""
     top = {key.split(".")[0] for key in mapped_keys(algo)}
-    return {f.name for f in fields(config_cls)} - top - RUN_KEYS - JUDGED - set(DEPENDENT)
+    return ({f.name for f in fields(config_cls)} - top - RUN_KEYS - ENV_KEYS - JUDGED
+            - set(DEPENDENT))

@@ -110,3 +110,36 @@ def test_plot_groups_runs_by_env_and_algo_and_refuses_other_folders(tmp_path, ca
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     code, _, err = run_cli(capsys, "plot", str(tmp_path), "--out", str(tmp_path / "q.png"))
     assert code == 2 and err.startswith("error: ") and "not a run directory" in err
+
+
+def test_sb3_gets_rlkits_normalization_and_evaluates_through_it(tmp_path, capsys):
+    """normalize_obs / normalize_reward become SB3's VecNormalize (same clip and gamma), and
+    SB3's evaluation normalizes with its frozen statistics, as rlkit's does."""
+    out = tmp_path / "cmp"
+    code, _, err = run_cli(capsys, "compare", "a2c", "Pendulum-v1", "--seeds", "0",
+                           "--total-timesteps", "256", "--set", "normalize_obs=true",
+                           "--set", "normalize_reward=true", "--set", "eval_episodes=1",
+                           "--set", "n_envs=2", "--workers", "1", "--no-progress",
+                           "--out", str(out))
+    assert code in (0, None), err
+    report = (out / "report.md").read_text()
+    assert "normalize_obs" not in report.split("Hyperparameters")[1]
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {r["library"] for r in rows} == {"rlkit", "sb3"}
+
+
+
+def test_sb3_agent_acts_on_normalized_observations():
+    from rlkit.compare import SB3Agent
+
+    class Echo:  # an SB3 model whose action is its input
+        def predict(self, obs, deterministic=True):
+            return obs, None
+
+    class Double:  # VecNormalize's frozen normalization
+        def normalize_obs(self, obs):
+            return obs * 2
+
+    obs = np.array([[1.0, -1.0]])
+    assert (SB3Agent(Echo(), "x", None).predict(obs) == obs).all()
+    assert (SB3Agent(Echo(), "x", None, Double()).predict(obs) == 2 * obs).all()

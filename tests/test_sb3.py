@@ -125,7 +125,7 @@ def test_no_config_key_is_forgotten(algo):
 @pytest.mark.parametrize("algo, overrides, keys", [
     ("dqn", {}, {"double_q", "prioritized", "dueling"}),  # the CartPole entry; SB3: plain DQN
     ("dqn", {"double_q": False, "prioritized": False, "dueling": False}, set()),
-    ("ppo", {"share_torso": True, "normalize_obs": True}, {"share_torso", "normalize_obs"}),
+    ("ppo", {"share_torso": True, "normalize_obs": True}, {"share_torso"}),
     ("ppo", {"approximator": {"type": "lstm"}}, {"approximator.type"}),
     ("a2c", {"approximator": {"norm": "layer"}}, {"approximator.norm"}),
 ])
