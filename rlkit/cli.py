@@ -143,9 +143,11 @@ def eval_command(path, episodes, seed, video_dir, reconstructions) -> None:
               help="Override a config key on both sides (repeatable).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Output directory (default: compare/<algo>-<envs>).")
+@click.option("--wandb-mode", type=click.Choice(WANDB_MODES),
+              help="W&B logging (default: offline unless W&B credentials are set).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, out_dir,
-                    progress) -> None:
+                    wandb_mode, progress) -> None:
     """Train ALGO with rlkit and with Stable-Baselines3 on each ENV_ID and every seed, with the
     same hyperparameters and evaluation; write report.md, results.csv and the curves."""
     from rlkit.compare import parse_seeds, run_comparison
@@ -159,7 +161,8 @@ def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, o
         out_dir = Path("compare") / f"{algo}-{envs}"
     results = run_comparison(algo, list(env_ids), seed_list, total_timesteps,
                              parse_set(list(set_items)), out_dir, workers,
-                             progress and sys.stdout.isatty())
+                             progress and sys.stdout.isatty(),
+                             wandb_mode or default_wandb_mode())
     print(f"{len(results)} runs; report: {out_dir / 'report.md'}")
 
 

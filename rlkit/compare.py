@@ -98,14 +98,17 @@ class SB3Agent:
         return self.model.predict(obs, deterministic=deterministic)[0]
 
 
-def _train_sb3(spec: RunSpec, config: Any, run_dir: Path) -> dict[str, Any]:
+def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
+               wandb_args: dict[str, Any]) -> dict[str, Any]:
     import gymnasium as gym
     import stable_baselines3
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
+    from rlkit.config import to_dict
     from rlkit.evaluation import evaluate
+    from rlkit.metrics import RunLogger
     from rlkit.sb3 import sb3_kwargs
 
     kwargs, _ = sb3_kwargs(spec.algo, config)
@@ -123,7 +126,8 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path) -> dict[str, Any]:
         "MlpPolicy", env, seed=spec.seed, device="cpu", **kwargs)
     agent = SB3Agent(model, spec.env_id, config,
                      normalizer if config.normalize_obs else None)
-    metrics = (run_dir / "metrics.jsonl").open("w")
+    logger = RunLogger(run_dir, {**to_dict(config), "library": "sb3"}, spec.algo, spec.env_id,
+                       wandb_mode, wandb_args)
     start = time.perf_counter()
 
     def log_eval() -> dict[str, float]:
@@ -132,8 +136,7 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path) -> dict[str, Any]:
                "charts/SPS": round(model.num_timesteps / (time.perf_counter() - start), 1),
                "eval/mean_return": stats["mean_return"], "eval/std_return": stats["std_return"],
                "eval/mean_length": stats["mean_length"]}
-        metrics.write(json.dumps(row) + "\n")
-        metrics.flush()
+        logger.log(row)
         return stats
 
     budget = spec.total_timesteps or config.total_timesteps
@@ -164,13 +167,18 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path) -> dict[str, Any]:
     model.learn(budget, callback=EvalEvery())
     wall = time.perf_counter() - start
     final = log_eval()
-    metrics.close()
+    logger.summary({"eval/final_mean_return": final["mean_return"],
+                    "eval/final_std_return": final["std_return"], "charts/wall_time": wall,
+                    "charts/SPS": model.num_timesteps / wall, "global_step": model.num_timesteps})
+    logger.close()
     return {"wall_time": wall, "global_step": model.num_timesteps,
             "eval_mean": final["mean_return"], "eval_std": final["std_return"]}
 
 
-def run_one(spec: RunSpec, out_dir: str) -> dict[str, Any]:
-    """Train one run in its directory (or read its finished result); the result as a dict."""
+def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
+            group: str | None = None) -> dict[str, Any]:
+    """Train one run in its directory (or read its finished result); the result as a dict.
+    Its W&B run joins the comparison's ``group``, named and tagged by library."""
     import torch
 
     import rlkit
@@ -183,14 +191,17 @@ def run_one(spec: RunSpec, out_dir: str) -> dict[str, Any]:
     torch.set_num_threads(1)
     agent = rlkit.make(spec.algo, spec.env_id, seed=spec.seed, torch_threads=1,
                        **spec.overrides)
+    wandb_args = {"group": group, "name": spec.name, "job_type": spec.library,
+                  "tags": [spec.library, spec.algo, spec.env_id]}
     if spec.library == "rlkit":
         from rlkit.loop import train
 
-        out = train(agent, spec.total_timesteps, run_dir=run_dir)
+        out = train(agent, spec.total_timesteps, run_dir=run_dir, wandb_mode=wandb_mode,
+                    wandb_args=wandb_args)
         result = {"wall_time": out.wall_time, "global_step": out.global_step,
                   "eval_mean": out.eval_mean, "eval_std": out.eval_std}
     else:
-        result = _train_sb3(spec, agent.config, run_dir)
+        result = _train_sb3(spec, agent.config, run_dir, wandb_mode, wandb_args)
     result = {**asdict(spec), **result, "sps": result["global_step"] / result["wall_time"]}
     result_file.write_text(json.dumps(result))
     return result
@@ -198,8 +209,10 @@ def run_one(spec: RunSpec, out_dir: str) -> dict[str, Any]:
 
 def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
                    total_timesteps: int | None, overrides: dict[str, Any], out_dir: Path,
-                   workers: int = 1, progress: bool = False) -> list[dict[str, Any]]:
-    """Plan, check ``out_dir``, run what is not finished on ``workers`` processes, report."""
+                   workers: int = 1, progress: bool = False,
+                   wandb_mode: str = "disabled") -> list[dict[str, Any]]:
+    """Plan, check ``out_dir``, run what is not finished on ``workers`` processes, report.
+    With W&B on, every run and a ``report`` run (the figures as images) share one group."""
     specs = plan(algo, env_ids, seeds, total_timesteps, overrides)
     identity = {"algo": algo, "envs": env_ids, "seeds": seeds,
                 "total_timesteps": total_timesteps, "overrides": overrides}
@@ -216,7 +229,9 @@ def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
     # spawn, not fork: a forked child of a process that has run torch can hang on its threads
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_one, spec, str(out_dir)) for spec in specs]
+        group = f"compare-{algo}-{out_dir.resolve().name}"
+        futures = [pool.submit(run_one, spec, str(out_dir), wandb_mode, group)
+                   for spec in specs]
         for future in as_completed(futures):
             results.append(future.result())
             if bar is not None:
@@ -224,6 +239,15 @@ def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
     if bar is not None:
         bar.stop()
     write_report(algo, specs, results, out_dir)
+    if wandb_mode != "disabled":
+        from rlkit.metrics import RunLogger
+
+        logger = RunLogger(out_dir / "report-run", identity, algo, "+".join(env_ids), wandb_mode,
+                           {"group": group, "name": "report", "job_type": "report",
+                            "tags": ["report", algo, *env_ids]})
+        logger.log_images([out_dir / "curves.png", out_dir / "wallclock.png"])
+        logger.log_file(out_dir / "report.md", "report", kind="report")
+        logger.close()
     return results
 
 

@@ -101,8 +101,11 @@ def train(
     run_dir: str | Path | None = None,
     wandb_mode: str = "disabled",
     progress: bool = False,
+    wandb_args: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Run ``agent`` for ``total_timesteps`` env steps (or to the end of an interrupted run)."""
+    """Run ``agent`` for ``total_timesteps`` env steps (or to the end of an interrupted run).
+
+    ``wandb_args`` replace the W&B run's group, name, tags or job_type (``rlkit compare``)."""
     cfg = agent.config
     run_dir = Path(run_dir) if run_dir is not None else None
     if total_timesteps is not None and total_timesteps < 1:
@@ -138,7 +141,7 @@ def train(
                 yaml.safe_dump({"algo": agent.name, "env_id": agent.env_id, **to_dict(cfg)})
             )
 
-    logger = RunLogger(run_dir, to_dict(cfg), agent.name, agent.env_id, wandb_mode)
+    logger = RunLogger(run_dir, to_dict(cfg), agent.name, agent.env_id, wandb_mode, wandb_args)
     eval_env = make_vec_env(agent.env_id, cfg.eval_episodes, None, "sync", cfg.env_kwargs)
     bar = _Progress(progress, agent.end_step, agent.global_step)
     start_time, start_step = time.perf_counter(), agent.global_step
@@ -191,6 +194,14 @@ def train(
                 row.update(run_eval())
                 logger.log({"global_step": agent.global_step, **row})
             save()
+            if not interrupted:
+                logger.summary({"eval/final_mean_return": last_eval["mean_return"],
+                                "eval/final_std_return": last_eval["std_return"],
+                                "charts/wall_time": time.perf_counter() - start_time,
+                                "charts/SPS": sps(), "global_step": agent.global_step})
+                if run_dir is not None:
+                    logger.log_file(run_dir / CHECKPOINT_NAME,
+                                    f"{run_dir.name}-model".replace("/", "_"))
     finally:
         bar.close()
         logger.close()

@@ -37,6 +37,7 @@ class RunLogger:
         algo: str,
         env_id: str,
         wandb_mode: str = "disabled",
+        wandb_args: dict[str, Any] | None = None,
     ) -> None:
         self.file = None
         self.wandb_run = None
@@ -44,22 +45,25 @@ class RunLogger:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         if wandb_mode != "disabled":
-            self.wandb_run = self._init_wandb(run_dir, config, algo, env_id, wandb_mode)
+            self.wandb_run = self._init_wandb(run_dir, config, algo, env_id, wandb_mode,
+                                              wandb_args or {})
 
     @staticmethod
-    def _init_wandb(run_dir, config, algo, env_id, mode):
+    def _init_wandb(run_dir, config, algo, env_id, mode, overrides):
+        """A W&B run grouped as ``<algo>-<env>`` (``overrides`` may replace group, name,
+        tags, job_type: ``rlkit compare`` puts both libraries' runs in one group) whose every
+        metric is plotted against ``global_step``."""
         import wandb
 
         run_id = None
         id_file = run_dir / "wandb_id.txt" if run_dir is not None else None
         if id_file is not None and id_file.is_file():
             run_id = id_file.read_text().strip()  # --resume continues the same W&B run
+        args = dict(group=f"{algo}-{env_id}", job_type=algo, tags=[algo, env_id],
+                    name=run_dir.name if run_dir is not None else None)
         run = wandb.init(
             project="rlkit",
-            group=f"{algo}-{env_id}",
-            job_type=algo,
-            tags=[algo, env_id],
-            name=run_dir.name if run_dir is not None else None,
+            **{**args, **overrides},
             id=run_id,
             resume="allow",
             config={"algo": algo, "env_id": env_id, **config},
@@ -67,6 +71,8 @@ class RunLogger:
             mode=mode,
             settings=wandb.Settings(console="off", silent=True),
         )
+        run.define_metric("global_step")
+        run.define_metric("*", step_metric="global_step")  # every panel's x-axis
         if id_file is not None:
             id_file.write_text(run.id)
         return run
@@ -76,9 +82,28 @@ class RunLogger:
             self.file.write(json.dumps(row) + "\n")
             self.file.flush()
         if self.wandb_run is not None:
-            self.wandb_run.log(
-                {k: v for k, v in row.items() if k != "global_step"}, step=row["global_step"]
-            )
+            self.wandb_run.log(row, step=row["global_step"])
+
+    def summary(self, values: dict[str, Any]) -> None:
+        """Final figures (eval, wall time, SPS) into the W&B run's summary."""
+        if self.wandb_run is not None:
+            self.wandb_run.summary.update(values)
+
+    def log_file(self, path: Path, name: str, kind: str = "model") -> None:
+        """``path`` as a W&B artifact (the final checkpoint: a model artifact)."""
+        if self.wandb_run is not None and path.is_file():
+            import wandb
+
+            artifact = wandb.Artifact(name, type=kind)
+            artifact.add_file(str(path))
+            self.wandb_run.log_artifact(artifact)
+
+    def log_images(self, paths: list[Path]) -> None:
+        """PNG files as W&B images, one key per file name."""
+        if self.wandb_run is not None:
+            import wandb
+
+            self.wandb_run.log({p.stem: wandb.Image(str(p)) for p in paths})
 
     def close(self) -> None:
         if self.file is not None:

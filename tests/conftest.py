@@ -200,3 +200,40 @@ def learns(request):
         return agent
 
     return run
+
+
+@pytest.fixture
+def wandb_records():
+    """``wandb_records(run_dir) -> [Record, ...]``: the protobuf records of the offline W&B run
+    under ``run_dir``, read back from its ``.wandb`` file (LevelDB's log format: 32 KiB
+    blocks of records with a 7-byte header, crc32 / length / type, that a record may span)."""
+    import struct
+    from pathlib import Path
+
+    from wandb.proto import wandb_internal_pb2
+
+    block, header = 32768, 7
+
+    def read(run_dir):
+        (path,) = Path(run_dir).glob("wandb/offline-run-*/run-*.wandb")
+        data = path.read_bytes()
+        assert data[:4] == b":W&B"
+        records, pos, pending = [], header, b""
+        while pos + header <= len(data):
+            left = block - pos % block
+            if left < header:  # a block's tail too short for a header is padding
+                pos += left
+                continue
+            _, length, kind = struct.unpack("<IHB", data[pos:pos + header])
+            chunk, pos = data[pos + header:pos + header + length], pos + header + length
+            if kind == 0:
+                continue
+            pending += chunk
+            if kind in (1, 4):  # FULL, or LAST of FIRST/MIDDLE/LAST
+                record = wandb_internal_pb2.Record()
+                record.ParseFromString(pending)
+                records.append(record)
+                pending = b""
+        return records
+
+    return read

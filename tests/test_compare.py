@@ -143,3 +143,25 @@ def test_sb3_agent_acts_on_normalized_observations():
     obs = np.array([[1.0, -1.0]])
     assert (SB3Agent(Echo(), "x", None).predict(obs) == obs).all()
     assert (SB3Agent(Echo(), "x", None, Double()).predict(obs) == 2 * obs).all()
+
+
+def test_wandb_puts_both_libraries_and_the_figures_in_one_group(tmp_path, capsys,
+                                                                  wandb_records):
+    out = tmp_path / "cmp"
+    args = [a for a in TINY if a not in ("0-1",)]
+    args[args.index("--seeds") + 1:args.index("--seeds") + 1] = ["0"]
+    code, _, err = run_cli(capsys, "compare", "ppo", "CartPole-v1", *args, "--wandb-mode",
+                           "offline", "--out", str(out))
+    assert code in (0, None), err
+    groups = set()
+    for name in ("rlkit-ppo-CartPole-v1-0", "sb3-ppo-CartPole-v1-0", "../report-run"):
+        records = wandb_records(out / "runs" / name)
+        run = next(r.run for r in records if r.HasField("run"))
+        groups.add(run.run_group)
+        keys = {"/".join(i.nested_key) or i.key for r in records if r.HasField("history")
+                for i in r.history.item}
+        if name.startswith("../"):
+            assert {"curves", "wallclock"} <= {k.split("/")[0] for k in keys}  # images
+        else:
+            assert {"global_step", "eval/mean_return", "charts/SPS"} <= keys
+    assert groups == {"compare-ppo-cmp"}

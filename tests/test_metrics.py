@@ -47,3 +47,33 @@ def test_offline_run_logs_config_and_metrics(tmp_path, monkeypatch):
     )
     assert [json.loads(line) for line in text.splitlines()] == rows
     assert [type(value) for value in rows[0].values()] == [int, float, float]
+
+
+def test_a_trained_run_reads_back_from_its_offline_wandb_file(tmp_path, wandb_records):
+    """Every metric is plotted against global_step, the summary holds the final evaluation,
+    wall time and SPS, and the final checkpoint is a model artifact."""
+    import json
+
+    import rlkit
+
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, n_envs=2, n_steps=64, batch_size=64,
+                       eval_freq=128, eval_episodes=2)
+    agent.learn(256, run_dir=tmp_path / "run", wandb_mode="offline")
+    records = wandb_records(tmp_path / "run")
+    kinds = [r.WhichOneof("record_type") for r in records]
+    metrics = [r.metric for r in records if r.WhichOneof("record_type") == "metric"]
+    assert any(m.name == "global_step" for m in metrics)
+    assert any(m.glob_name == "*" and m.step_metric == "global_step" for m in metrics)
+    history = [{"/".join(item.nested_key) or item.key: json.loads(item.value_json)
+                for item in r.history.item} for r in records if kinds and r.HasField("history")]
+    assert [row["global_step"] for row in history if "eval/mean_return" in row] == [128, 256]
+    summary = {}
+    for r in records:
+        if r.HasField("summary"):
+            for item in r.summary.update:
+                summary["/".join(item.nested_key) or item.key] = json.loads(item.value_json)
+    assert summary["eval/final_mean_return"] == agent.last_eval["mean_return"]
+    assert summary["charts/wall_time"] > 0 and summary["charts/SPS"] > 0
+    artifacts = [r.artifact for r in records if r.HasField("artifact")]
+    assert [a.type for a in artifacts] == ["model"]
+    assert any(entry.path == "checkpoint.pt" for entry in artifacts[0].manifest.contents)
