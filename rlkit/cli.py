@@ -55,8 +55,10 @@ def cli() -> None:
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"),
               show_default=True, help="Where run directories are created.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("--capture-video", is_flag=True,
+              help="Record an evaluation episode at every evaluation (run dir and W&B).")
 def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, device,
-          resume_dir, wandb_mode, runs_dir, progress) -> None:
+          resume_dir, wandb_mode, runs_dir, progress, capture_video) -> None:
     """Train ALGO on the Gymnasium environment ENV_ID."""
     import rlkit
     from rlkit.config import parse_set
@@ -91,7 +93,8 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
         run_dir = _run_dir(runs_dir, algo, env_id, agent.config.seed)
         budget = agent.config.total_timesteps
     result = run_training(agent, budget, run_dir=run_dir, wandb_mode=wandb_mode,
-                          progress=progress and sys.stdout.isatty())
+                          progress=progress and sys.stdout.isatty(),
+                          capture_video=capture_video)
     if result.interrupted:
         print(f"interrupted at step {result.global_step}; checkpoint written. Continue with: "
               f"rlkit train {algo} {env_id} --resume {run_dir}")
@@ -146,8 +149,10 @@ def eval_command(path, episodes, seed, video_dir, reconstructions) -> None:
 @click.option("--wandb-mode", type=click.Choice(WANDB_MODES),
               help="W&B logging (default: offline unless W&B credentials are set).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("--capture-video", is_flag=True,
+              help="Record an evaluation episode at every evaluation of every run.")
 def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, out_dir,
-                    wandb_mode, progress) -> None:
+                    wandb_mode, progress, capture_video) -> None:
     """Train ALGO with rlkit and with Stable-Baselines3 on each ENV_ID and every seed, with the
     same hyperparameters and evaluation; write report.md, results.csv and the curves."""
     from rlkit.compare import parse_seeds, run_comparison
@@ -162,7 +167,7 @@ def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, o
     results = run_comparison(algo, list(env_ids), seed_list, total_timesteps,
                              parse_set(list(set_items)), out_dir, workers,
                              progress and sys.stdout.isatty(),
-                             wandb_mode or default_wandb_mode())
+                             wandb_mode or default_wandb_mode(), capture_video)
     print(f"{len(results)} runs; report: {out_dir / 'report.md'}")
 
 

@@ -99,7 +99,7 @@ class SB3Agent:
 
 
 def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
-               wandb_args: dict[str, Any]) -> dict[str, Any]:
+               wandb_args: dict[str, Any], capture_video: bool = False) -> dict[str, Any]:
     import gymnasium as gym
     import stable_baselines3
     from stable_baselines3.common.callbacks import BaseCallback
@@ -107,7 +107,7 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
     from stable_baselines3.common.vec_env import VecNormalize
 
     from rlkit.config import to_dict
-    from rlkit.evaluation import evaluate
+    from rlkit.evaluation import EVAL_SEED_OFFSET, evaluate, record_video
     from rlkit.metrics import RunLogger
     from rlkit.sb3 import sb3_kwargs
 
@@ -137,6 +137,10 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
                "eval/mean_return": stats["mean_return"], "eval/std_return": stats["std_return"],
                "eval/mean_length": stats["mean_length"]}
         logger.log(row)
+        if capture_video:  # as rlkit's loop: one episode per evaluation
+            videos = record_video(agent, run_dir / "videos" / f"step-{model.num_timesteps}", 1,
+                                  config.seed + EVAL_SEED_OFFSET)
+            logger.log_videos(model.num_timesteps, sorted(videos.glob("*.mp4")))
         return stats
 
     budget = spec.total_timesteps or config.total_timesteps
@@ -176,7 +180,7 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
 
 
 def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
-            group: str | None = None) -> dict[str, Any]:
+            group: str | None = None, capture_video: bool = False) -> dict[str, Any]:
     """Train one run in its directory (or read its finished result); the result as a dict.
     Its W&B run joins the comparison's ``group``, named and tagged by library."""
     import torch
@@ -197,11 +201,12 @@ def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
         from rlkit.loop import train
 
         out = train(agent, spec.total_timesteps, run_dir=run_dir, wandb_mode=wandb_mode,
-                    wandb_args=wandb_args)
+                    wandb_args=wandb_args, capture_video=capture_video)
         result = {"wall_time": out.wall_time, "global_step": out.global_step,
                   "eval_mean": out.eval_mean, "eval_std": out.eval_std}
     else:
-        result = _train_sb3(spec, agent.config, run_dir, wandb_mode, wandb_args)
+        result = _train_sb3(spec, agent.config, run_dir, wandb_mode, wandb_args,
+                            capture_video)
     result = {**asdict(spec), **result, "sps": result["global_step"] / result["wall_time"]}
     result_file.write_text(json.dumps(result))
     return result
@@ -210,7 +215,8 @@ def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
 def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
                    total_timesteps: int | None, overrides: dict[str, Any], out_dir: Path,
                    workers: int = 1, progress: bool = False,
-                   wandb_mode: str = "disabled") -> list[dict[str, Any]]:
+                   wandb_mode: str = "disabled",
+                   capture_video: bool = False) -> list[dict[str, Any]]:
     """Plan, check ``out_dir``, run what is not finished on ``workers`` processes, report.
     With W&B on, every run and a ``report`` run (the figures as images) share one group."""
     specs = plan(algo, env_ids, seeds, total_timesteps, overrides)
@@ -230,7 +236,7 @@ def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         group = f"compare-{algo}-{out_dir.resolve().name}"
-        futures = [pool.submit(run_one, spec, str(out_dir), wandb_mode, group)
+        futures = [pool.submit(run_one, spec, str(out_dir), wandb_mode, group, capture_video)
                    for spec in specs]
         for future in as_completed(futures):
             results.append(future.result())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,9 @@ def record_video(agent: Agent, video_dir: str | Path, n_episodes: int, seed: int
         import moviepy  # noqa: F401
     except ImportError:
         raise RlkitError("--video needs moviepy: pip install 'rlkit[video]'") from None
+    # Frames are drawn off screen: without a display SDL (pygame, classic control's renderer)
+    # would print "error: XDG_RUNTIME_DIR is invalid" next to rlkit's own output.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     # make_env: the same preprocessing as in training (Atari's), the raw frames rendered
     env = make_env(agent.env_id, {**agent.config.env_kwargs, "render_mode": "rgb_array"})
     if "rgb_array" not in (env.metadata.get("render_modes") or []):

@@ -21,7 +21,7 @@ from rlkit.checkpoint import CHECKPOINT_NAME
 from rlkit.config import to_dict
 from rlkit.environment import make_vec_env, torch_threads
 from rlkit.errors import ConfigError
-from rlkit.evaluation import evaluate
+from rlkit.evaluation import EVAL_SEED_OFFSET, evaluate, record_video
 from rlkit.metrics import RunLogger
 
 if TYPE_CHECKING:
@@ -102,10 +102,13 @@ def train(
     wandb_mode: str = "disabled",
     progress: bool = False,
     wandb_args: dict[str, Any] | None = None,
+    capture_video: bool = False,
 ) -> TrainResult:
     """Run ``agent`` for ``total_timesteps`` env steps (or to the end of an interrupted run).
 
-    ``wandb_args`` replace the W&B run's group, name, tags or job_type (``rlkit compare``)."""
+    ``wandb_args`` replace the W&B run's group, name, tags or job_type (``rlkit compare``).
+    ``capture_video`` records one deterministic episode at every evaluation to
+    ``run_dir/videos/step-<global_step>/`` and to W&B (``eval/video``)."""
     cfg = agent.config
     run_dir = Path(run_dir) if run_dir is not None else None
     if total_timesteps is not None and total_timesteps < 1:
@@ -151,9 +154,16 @@ def train(
     def sps() -> float:
         return (agent.global_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
 
+    if capture_video and run_dir is None:
+        raise ConfigError("--capture-video needs a run directory to write the videos to")
+
     def run_eval() -> dict[str, float]:
         nonlocal last_eval
         last_eval = evaluate(agent, cfg.eval_episodes, env=eval_env)
+        if capture_video:
+            videos = record_video(agent, run_dir / "videos" / f"step-{agent.global_step}", 1,
+                                  cfg.seed + EVAL_SEED_OFFSET)
+            logger.log_videos(agent.global_step, sorted(videos.glob("*.mp4")))
         return {
             "eval/mean_return": last_eval["mean_return"],
             "eval/std_return": last_eval["std_return"],

@@ -98,6 +98,14 @@ class RunLogger:
             artifact.add_file(str(path))
             self.wandb_run.log_artifact(artifact)
 
+    def log_videos(self, step: int, paths: list[Path]) -> None:
+        """mp4 files of evaluation episodes as W&B videos at ``step``."""
+        if self.wandb_run is not None and paths:
+            import wandb
+
+            self.wandb_run.log({"eval/video": [wandb.Video(str(p), format="mp4")
+                                               for p in paths]}, step=step)
+
     def log_images(self, paths: list[Path]) -> None:
         """PNG files as W&B images, one key per file name."""
         if self.wandb_run is not None:

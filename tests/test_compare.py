@@ -165,3 +165,16 @@ def test_wandb_puts_both_libraries_and_the_figures_in_one_group(tmp_path, capsys
         else:
             assert {"global_step", "eval/mean_return", "charts/SPS"} <= keys
     assert groups == {"compare-ppo-cmp"}
+
+
+def test_capture_video_records_both_libraries_evaluations(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code, _, err = run_cli(capsys, "compare", "ppo", "CartPole-v1", "--seeds", "0",
+                           "--total-timesteps", "256", "--set", "eval_freq=256",
+                           "--set", "eval_episodes=1", "--set", "n_envs=2", "--set",
+                           "n_steps=64", "--set", "batch_size=64", "--workers", "1",
+                           "--no-progress", "--capture-video", "--out", str(out))
+    assert code in (0, None), err
+    for library in ("rlkit", "sb3"):
+        run = out / "runs" / f"{library}-ppo-CartPole-v1-0"
+        assert list((run / "videos" / "step-256").glob("*.mp4")), library

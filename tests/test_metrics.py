@@ -77,3 +77,28 @@ def test_a_trained_run_reads_back_from_its_offline_wandb_file(tmp_path, wandb_re
     artifacts = [r.artifact for r in records if r.HasField("artifact")]
     assert [a.type for a in artifacts] == ["model"]
     assert any(entry.path == "checkpoint.pt" for entry in artifacts[0].manifest.contents)
+
+
+def test_capture_video_records_every_evaluation_to_the_run_and_wandb(tmp_path, wandb_records):
+    import rlkit
+
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, n_envs=2, n_steps=64, batch_size=64,
+                       eval_freq=128, eval_episodes=1)
+    from rlkit.loop import train
+
+    train(agent, 256, run_dir=tmp_path / "run", wandb_mode="offline", capture_video=True)
+    for step in (128, 256):
+        assert list((tmp_path / "run" / "videos" / f"step-{step}").glob("*.mp4"))
+    keys = {"/".join(i.nested_key) or i.key for r in wandb_records(tmp_path / "run")
+            if r.HasField("history") for i in r.history.item}
+    assert any(key.startswith("eval/video") for key in keys)
+
+
+def test_capture_video_without_a_run_directory_is_a_config_error():
+    import rlkit
+    from rlkit.errors import ConfigError
+    from rlkit.loop import train
+
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0)
+    with pytest.raises(ConfigError, match="run directory"):
+        train(agent, 64, capture_video=True)
