@@ -369,8 +369,11 @@ class DQN(Agent):
         value iteration (Osband et al. 2016): the uncertainty about s' then reaches the value of
         s, so a state next to unexplored ones is worth exploring. With mean targets an
         unexplored state is worth exactly the prior mean, 0, and a chain whose steps cost
-        something is never walked. Each of ``posterior_sweeps`` sweeps draws from the posterior
-        the previous one fit; the features, and so the Cholesky factors, are computed once.
+        something is never walked. Each of ``posterior_sweeps`` sweeps (one more step back per
+        sweep) takes its draw mu + sigma_n L^-T z from the posterior the previous sweep fit,
+        with one noise vector z for the whole refit: fresh noise per sweep would make each
+        state compare independent draws and undo the deep exploration. The features, and so
+        the Cholesky factors, are computed once per refit.
         """
         cfg, rows = self.config, len(self.buffer)
         parts: dict[str, list[torch.Tensor]] = {key: [] for key in
