@@ -214,10 +214,23 @@ def wandb_records():
 
     block, header = 32768, 7
 
-    def read(run_dir):
-        (path,) = Path(run_dir).glob("wandb/offline-run-*/run-*.wandb")
+    def read(run_dir, timeout=60.0):
+        """Parse the file; W&B's service may still be writing it after finish() returns (seen
+        under CI load), so read again until its exit record is there."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            paths = list(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+            records = parse(paths[0]) if len(paths) == 1 else []
+            if any(r.HasField("exit") for r in records) or time.monotonic() > deadline:
+                return records
+            time.sleep(0.5)
+
+    def parse(path):
         data = path.read_bytes()
-        assert data[:4] == b":W&B"
+        if data[:4] != b":W&B":
+            return []
         records, pos, pending = [], header, b""
         while pos + header <= len(data):
             left = block - pos % block
@@ -231,7 +244,10 @@ def wandb_records():
             pending += chunk
             if kind in (1, 4):  # FULL, or LAST of FIRST/MIDDLE/LAST
                 record = wandb_internal_pb2.Record()
-                record.ParseFromString(pending)
+                try:
+                    record.ParseFromString(pending)
+                except Exception:  # a record still being written: read the file again
+                    return records
                 records.append(record)
                 pending = b""
         return records
