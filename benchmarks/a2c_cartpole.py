@@ -15,7 +15,7 @@ import argparse
 import time
 
 import torch
-from common import report, sb3_eval, timed
+from common import report, sb3_eval, sb3_model, timed
 
 import rlkit
 from rlkit.evaluation import evaluate
@@ -39,39 +39,10 @@ def main() -> None:
         results["rlkit"] = (rk_time, evaluate(agent, 10)["mean_return"])
 
     if args.only in (None, "sb3"):
-        from stable_baselines3 import A2C
         from stable_baselines3.common.env_util import make_vec_env
 
-        def linear(value: float):
-            return lambda progress_remaining: progress_remaining * value
-
         env = make_vec_env("CartPole-v1", n_envs=cfg.n_envs, seed=args.seed)
-        hidden = list(cfg.approximator.hidden_sizes)
-        adam = cfg.optimizer == "adam"
-        adam_kwargs = {"optimizer_kwargs": {"eps": cfg.optimizer_eps}} if adam else {}
-        model = A2C(
-            "MlpPolicy",
-            env,
-            n_steps=cfg.n_steps,
-            gamma=cfg.gamma,
-            gae_lambda=cfg.gae_lambda,
-            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
-            ent_coef=cfg.ent_coef,
-            vf_coef=cfg.vf_coef,
-            max_grad_norm=cfg.max_grad_norm,
-            use_rms_prop=cfg.optimizer == "rmsprop",
-            rms_prop_eps=cfg.optimizer_eps,
-            normalize_advantage=cfg.normalize_advantage,
-            policy_kwargs={
-                "net_arch": {"pi": hidden, "vf": hidden},
-                "share_features_extractor": True,
-                "activation_fn": torch.nn.Tanh,
-                # SB3 builds RMSprop(alpha=0.99, eps=rms_prop_eps) itself; Adam gets eps here
-                **adam_kwargs,
-            },
-            seed=args.seed,
-            device="cpu",
-        )
+        model = sb3_model("a2c", cfg, env, args.seed)
         start = time.process_time()
         sb_time, _ = timed(lambda: model.learn(args.steps))
         cpu["sb3"] = time.process_time() - start

@@ -18,7 +18,7 @@ import tempfile
 import gymnasium as gym
 import numpy as np
 import torch
-from common import sb3_ppo_kwargs, timed
+from common import sb3_model, timed
 
 import rlkit
 from rlkit.environment import make_env
@@ -48,7 +48,6 @@ def main() -> None:
                         if "charts/SPS" in row][-1]
 
     if args.only in (None, "sb3"):
-        from stable_baselines3 import PPO
         from stable_baselines3.common.vec_env import DummyVecEnv
 
         def make(rank: int):
@@ -60,10 +59,7 @@ def main() -> None:
             return thunk
 
         env = DummyVecEnv([make(i) for i in range(cfg.n_envs)])
-        model = PPO(
-            "CnnPolicy", env, **sb3_ppo_kwargs(cfg),
-            seed=args.seed, device=args.device,
-        )  # fmt: skip
+        model = sb3_model("ppo", cfg, env, args.seed, args.device)
         steps = agent.global_step or args.steps  # the same number of whole rollouts
         seconds, _ = timed(lambda: model.learn(steps))
         sps["sb3"] = model.num_timesteps / seconds

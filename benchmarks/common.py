@@ -44,18 +44,17 @@ def report(name: str, steps: int, rlkit: tuple[float, float], sb3: tuple[float, 
     print(f"ratio rlkit/SB3 wall time: {rk_time / sb_time:.2f}")
 
 
-def sb3_ppo_kwargs(cfg) -> dict:
-    """rlkit's PPO config as SB3 (or sb3-contrib) PPO keyword arguments, key by key; a
-    decayed learning rate or clip range becomes SB3's linear schedule of progress_remaining."""
+def sb3_model(algo: str, cfg, env, seed: int, device: str = "cpu"):
+    """SB3's (or sb3-contrib's) model for rlkit's config ``cfg``, built from the mapping
+    ``rlkit compare`` uses (``rlkit/sb3.py``); the keys SB3 runs without are printed."""
+    from rlkit.sb3 import sb3_kwargs
+    from rlkit.sb3 import sb3_model as model_and_policy
 
-    def schedule(value: float, decayed: bool):
-        return (lambda progress_remaining: progress_remaining * value) if decayed else value
-
-    return dict(n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
-                gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
-                learning_rate=schedule(cfg.learning_rate, cfg.anneal_lr),
-                clip_range=schedule(cfg.clip_range, cfg.anneal_clip_range),
-                ent_coef=cfg.ent_coef, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm)
+    kwargs, unmapped = sb3_kwargs(algo, cfg)
+    model_class, policy = model_and_policy(algo, cfg)
+    for key, reason in sorted(unmapped.items()):
+        print(f"SB3 runs without {key}: {reason}")
+    return model_class(policy, env, seed=seed, device=device, **kwargs)
 
 
 def print_results(name: str, steps: int, results: dict[str, tuple[float, float]]) -> None:

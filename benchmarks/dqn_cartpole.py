@@ -21,7 +21,7 @@ import argparse
 import statistics
 
 import torch
-from common import report, sb3_eval, timed
+from common import report, sb3_eval, sb3_model, timed
 
 import rlkit
 from rlkit.evaluation import evaluate
@@ -36,31 +36,8 @@ def run_rlkit(steps: int, seed: int, **overrides) -> tuple[float, float]:
 
 
 def run_sb3(steps: int, seed: int) -> tuple[float, float]:
-    from stable_baselines3 import DQN
-
     cfg = rlkit.make("dqn", "CartPole-v1", seed=seed).config
-    model = DQN(
-        "MlpPolicy",
-        "CartPole-v1",
-        learning_rate=(lambda remaining: remaining * cfg.learning_rate)
-        if cfg.anneal_lr
-        else cfg.learning_rate,
-        buffer_size=cfg.buffer_size,
-        learning_starts=cfg.learning_starts,
-        batch_size=cfg.batch_size,
-        gamma=cfg.gamma,
-        train_freq=cfg.train_freq,
-        gradient_steps=cfg.gradient_steps,
-        target_update_interval=cfg.target_update_interval,
-        tau=cfg.tau,
-        exploration_fraction=cfg.exploration_fraction,
-        exploration_initial_eps=cfg.exploration_initial_eps,
-        exploration_final_eps=cfg.exploration_final_eps,
-        max_grad_norm=cfg.max_grad_norm,
-        policy_kwargs={"net_arch": list(cfg.approximator.hidden_sizes)},
-        seed=seed,
-        device="cpu",
-    )
+    model = sb3_model("dqn", cfg, "CartPole-v1", seed)
     secs, _ = timed(lambda: model.learn(steps))
     return secs, sb3_eval(model, "CartPole-v1")
 

@@ -20,7 +20,7 @@ import tempfile
 import gymnasium as gym
 import numpy as np
 import torch
-from common import print_results, sb3_ppo_kwargs, timed
+from common import print_results, sb3_model, timed
 
 import rlkit
 from rlkit.metrics import read_metrics
@@ -47,25 +47,10 @@ def main() -> None:
         results["rlkit"] = (seconds, curves["rlkit"][-1][1])
 
     if args.only in (None, "sb3"):
-        from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
-        from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-        from rlkit.approximators import CNN
         from rlkit.evaluation import EVAL_SEED_OFFSET
-
-        class SmallCNN(BaseFeaturesExtractor):
-            """rlkit's CNN torso (the same layers and initialization) as SB3's extractor."""
-
-            def __init__(self, observation_space: gym.Space) -> None:
-                super().__init__(observation_space, features_dim=cfg.approximator.conv_dense
-                                 or 128)
-                space = gym.spaces.Box(0, 1, observation_space.shape, bool)
-                self.cnn = CNN(space, cfg.approximator)
-
-            def forward(self, obs: torch.Tensor) -> torch.Tensor:
-                return self.cnn(obs)
 
         def evaluate_sb3(model) -> float:
             env = gym.make_vec(args.env, cfg.eval_episodes, vectorization_mode="sync")
@@ -93,12 +78,7 @@ def main() -> None:
                 return True
 
         env = make_vec_env(args.env, n_envs=cfg.n_envs, seed=args.seed)
-        model = PPO(
-            "MlpPolicy", env, **sb3_ppo_kwargs(cfg),
-            policy_kwargs=dict(features_extractor_class=SmallCNN, net_arch=[],
-                               share_features_extractor=cfg.share_torso),
-            seed=args.seed, device="cpu",
-        )  # fmt: skip
+        model = sb3_model("ppo", cfg, env, args.seed)  # rlkit's CNN as SB3's extractor
         callback = Evaluations()
         seconds, _ = timed(lambda: model.learn(args.steps, callback=callback))
         final = evaluate_sb3(model)

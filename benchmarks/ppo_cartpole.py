@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import report, sb3_eval, timed
+from common import report, sb3_eval, sb3_model, timed
 
 import rlkit
 from rlkit.evaluation import evaluate
@@ -38,29 +38,10 @@ def main() -> None:
         results["rlkit"] = (rk_time, evaluate(agent, 10)["mean_return"])
 
     if args.only in (None, "sb3"):
-        from stable_baselines3 import PPO
         from stable_baselines3.common.env_util import make_vec_env
 
-        def linear(value: float):
-            return lambda progress_remaining: progress_remaining * value
-
         env = make_vec_env("CartPole-v1", n_envs=cfg.n_envs, seed=args.seed)
-        model = PPO(
-            "MlpPolicy",
-            env,
-            n_steps=cfg.n_steps,
-            batch_size=cfg.batch_size,
-            n_epochs=cfg.n_epochs,
-            gamma=cfg.gamma,
-            gae_lambda=cfg.gae_lambda,
-            learning_rate=linear(cfg.learning_rate) if cfg.anneal_lr else cfg.learning_rate,
-            clip_range=linear(cfg.clip_range) if cfg.anneal_clip_range else cfg.clip_range,
-            ent_coef=cfg.ent_coef,
-            vf_coef=cfg.vf_coef,
-            max_grad_norm=cfg.max_grad_norm,
-            seed=args.seed,
-            device="cpu",
-        )
+        model = sb3_model("ppo", cfg, env, args.seed)
         sb_time, _ = timed(lambda: model.learn(args.steps))
         cpu["sb3"] = timed.cpu
         results["sb3"] = (sb_time, sb3_eval(model, "CartPole-v1"))

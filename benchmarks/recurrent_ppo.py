@@ -19,7 +19,7 @@ import argparse
 import gymnasium as gym
 import numpy as np
 import torch
-from common import print_results, sb3_ppo_kwargs, timed
+from common import print_results, sb3_model, timed
 
 import rlkit
 from rlkit.evaluation import evaluate
@@ -62,31 +62,13 @@ def main() -> None:
         results["rlkit"] = (seconds, evaluate(agent, 10)["mean_return"])
 
     if args.only in (None, "sb3"):
-        from sb3_contrib import RecurrentPPO
         from stable_baselines3.common.env_util import make_vec_env
-        from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
         from stable_baselines3.common.vec_env import VecNormalize
-
-        class Encoder(BaseFeaturesExtractor):
-            """rlkit's encoder: one 64-unit ReLU layer before the LSTM."""
-
-            def __init__(self, observation_space: gym.Space) -> None:
-                super().__init__(observation_space, features_dim=64)
-                self.net = torch.nn.Sequential(
-                    torch.nn.Linear(int(np.prod(observation_space.shape)), 64), torch.nn.ReLU())
-
-            def forward(self, obs: torch.Tensor) -> torch.Tensor:
-                return self.net(obs)
 
         env = VecNormalize(make_vec_env(ENV_ID, n_envs=cfg.n_envs, seed=args.seed),
                            norm_obs=cfg.normalize_obs, norm_reward=cfg.normalize_reward,
                            gamma=cfg.gamma)
-        model = RecurrentPPO(
-            "MlpLstmPolicy", env, **sb3_ppo_kwargs(cfg),
-            policy_kwargs=dict(features_extractor_class=Encoder, share_features_extractor=False,
-                               lstm_hidden_size=64, enable_critic_lstm=True, net_arch=[]),
-            seed=args.seed, device="cpu",
-        )  # fmt: skip
+        model = sb3_model("ppo", cfg, env, args.seed)  # sb3-contrib's RecurrentPPO
         seconds, _ = timed(lambda: model.learn(args.steps))
         env.training = False
         results["sb3"] = (seconds, sb3_recurrent_eval(model, env))

@@ -151,8 +151,10 @@ def eval_command(path, episodes, seed, video_dir, reconstructions) -> None:
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--capture-video", is_flag=True,
               help="Record an evaluation episode at every evaluation of every run.")
+@click.option("--only", type=click.Choice(["rlkit"]),
+              help="Run rlkit's side alone (an agent SB3 has no counterpart of: tabular).")
 def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, out_dir,
-                    wandb_mode, progress, capture_video) -> None:
+                    wandb_mode, progress, capture_video, only) -> None:
     """Train ALGO with rlkit and with Stable-Baselines3 on each ENV_ID and every seed, with the
     same hyperparameters and evaluation; write report.md, results.csv and the curves."""
     from rlkit.compare import parse_seeds, run_comparison
@@ -167,7 +169,8 @@ def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, o
     results = run_comparison(algo, list(env_ids), seed_list, total_timesteps,
                              parse_set(list(set_items)), out_dir, workers,
                              progress and sys.stdout.isatty(),
-                             wandb_mode or default_wandb_mode(), capture_video)
+                             wandb_mode or default_wandb_mode(), capture_video,
+                             (only,) if only else ("rlkit", "sb3"))
     print(f"{len(results)} runs; report: {out_dir / 'report.md'}")
 
 

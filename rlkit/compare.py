@@ -64,18 +64,25 @@ class RunSpec:
 
 
 def plan(algo: str, env_ids: list[str], seeds: list[int], total_timesteps: int | None,
-         overrides: dict[str, Any]) -> list[RunSpec]:
-    """Every (library, env, seed) run, after checking that both sides can run ``algo``."""
+         overrides: dict[str, Any], libraries: tuple[str, ...] = LIBRARIES) -> list[RunSpec]:
+    """Every (library, env, seed) run, after checking that both sides can run ``algo``
+    (``libraries=("rlkit",)``: rlkit's side alone, for an agent SB3 lacks)."""
     import rlkit
     from rlkit.registry import agent_class
-    from rlkit.sb3 import TABLES
+    from rlkit.sb3 import TABLES, sb3_model
 
     agent_class(algo)  # an unknown algorithm: rlkit's own one-line error
+    if "sb3" not in libraries:
+        for env_id in env_ids:
+            rlkit.make(algo, env_id, seed=seeds[0], **overrides)
+        return [RunSpec("rlkit", algo, env_id, seed, total_timesteps, overrides)
+                for env_id in env_ids for seed in seeds]
     if algo not in TABLES:
         raise RlkitError(f"SB3 has no counterpart of rlkit's '{algo}' (SB3 side: ppo, a2c, "
-                         f"dqn); nothing to compare against")
-    for env_id in env_ids:
-        rlkit.make(algo, env_id, seed=seeds[0], **overrides)  # bad env or config: error now
+                         f"dqn); nothing to compare against (--only rlkit runs rlkit's side "
+                         f"alone)")
+    for env_id in env_ids:  # a bad env or config, or a torso SB3 lacks: the error now
+        sb3_model(algo, rlkit.make(algo, env_id, seed=seeds[0], **overrides).config)
     return [RunSpec(library, algo, env_id, seed, total_timesteps, overrides)
             for env_id in env_ids for seed in seeds for library in LIBRARIES]
 
@@ -83,47 +90,54 @@ def plan(algo: str, env_ids: list[str], seeds: list[int], total_timesteps: int |
 class SB3Agent:
     """An SB3 model seen through the part of rlkit's agent that ``evaluate`` uses."""
 
-    has_memory = False
-
     def __init__(self, model: Any, env_id: str, config: Any, normalizer: Any = None) -> None:
         self.model, self.env_id, self.config = model, env_id, config
         self.normalizer = normalizer  # SB3's VecNormalize: its statistics, frozen, as rlkit's
+        self.has_memory = type(model).__name__ == "RecurrentPPO"
 
     def modules(self) -> dict[str, Any]:
         return {}
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def predict(self, obs: np.ndarray, deterministic: bool = True, state: Any = None,
+                episode_starts: np.ndarray | None = None) -> Any:
         if self.normalizer is not None:
             obs = self.normalizer.normalize_obs(obs)
+        if self.has_memory:  # sb3-contrib's LSTM state; None starts every episode afresh
+            return self.model.predict(obs, state=state, episode_start=episode_starts,
+                                      deterministic=deterministic)
         return self.model.predict(obs, deterministic=deterministic)[0]
 
 
 def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
                wandb_args: dict[str, Any], capture_video: bool = False) -> dict[str, Any]:
+    from functools import partial
+
     import gymnasium as gym
-    import stable_baselines3
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
     from rlkit.config import to_dict
+    from rlkit.environment import make_env
     from rlkit.evaluation import EVAL_SEED_OFFSET, evaluate, record_video
     from rlkit.metrics import RunLogger
-    from rlkit.sb3 import sb3_kwargs
+    from rlkit.sb3 import sb3_kwargs, sb3_model
 
     kwargs, _ = sb3_kwargs(spec.algo, config)
-    # rlkit's reward clipping and normalization, done the SB3 way: a sign wrapper, VecNormalize
+    model_class, policy = sb3_model(spec.algo, config)
+    # rlkit's reward clipping and normalization, done the SB3 way: a sign wrapper (outside
+    # SB3's Monitor, which so reports the game's own returns), VecNormalize
     clip = (lambda env: gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))) \
         if config.clip_reward else None
-    env = make_vec_env(spec.env_id, n_envs=config.n_envs, seed=spec.seed,
-                       env_kwargs=config.env_kwargs or None, wrapper_class=clip)
+    # rlkit's make_env: the same env as rlkit's side, Atari's preprocessing included
+    env = make_vec_env(partial(make_env, spec.env_id, config.env_kwargs), n_envs=config.n_envs,
+                       seed=spec.seed, wrapper_class=clip)
     normalizer = None
     if config.normalize_obs or config.normalize_reward:
         env = normalizer = VecNormalize(env, norm_obs=config.normalize_obs,
                                         norm_reward=config.normalize_reward,
                                         clip_obs=config.clip_obs, gamma=config.gamma)
-    model = getattr(stable_baselines3, spec.algo.upper())(
-        "MlpPolicy", env, seed=spec.seed, device="cpu", **kwargs)
+    model = model_class(policy, env, seed=spec.seed, device="cpu", **kwargs)
     agent = SB3Agent(model, spec.env_id, config,
                      normalizer if config.normalize_obs else None)
     logger = RunLogger(run_dir, {**to_dict(config), "library": "sb3"}, spec.algo, spec.env_id,
@@ -215,13 +229,15 @@ def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
 def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
                    total_timesteps: int | None, overrides: dict[str, Any], out_dir: Path,
                    workers: int = 1, progress: bool = False,
-                   wandb_mode: str = "disabled",
-                   capture_video: bool = False) -> list[dict[str, Any]]:
+                   wandb_mode: str = "disabled", capture_video: bool = False,
+                   libraries: tuple[str, ...] = LIBRARIES) -> list[dict[str, Any]]:
     """Plan, check ``out_dir``, run what is not finished on ``workers`` processes, report.
     With W&B on, every run and a ``report`` run (the figures as images) share one group."""
-    specs = plan(algo, env_ids, seeds, total_timesteps, overrides)
+    specs = plan(algo, env_ids, seeds, total_timesteps, overrides, libraries)
     identity = {"algo": algo, "envs": env_ids, "seeds": seeds,
                 "total_timesteps": total_timesteps, "overrides": overrides}
+    if libraries != LIBRARIES:
+        identity["libraries"] = list(libraries)
     out_dir.mkdir(parents=True, exist_ok=True)
     marker = out_dir / "comparison.json"
     if marker.exists() and json.loads(marker.read_text()) != identity:
@@ -244,7 +260,7 @@ def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
                 bar.advance(bar.task_ids[0])
     if bar is not None:
         bar.stop()
-    write_report(algo, specs, results, out_dir)
+    write_report(algo, specs, results, out_dir, libraries)
     if wandb_mode != "disabled":
         from rlkit.metrics import RunLogger
 
@@ -302,7 +318,7 @@ def steps_to_threshold(rows: list[dict[str, Any]], threshold: float | None) -> i
 
 # --- the report --------------------------------------------------------------------------------
 def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
-                 out_dir: Path) -> None:
+                 out_dir: Path, libraries: tuple[str, ...] = LIBRARIES) -> None:
     import gymnasium as gym
 
     import rlkit
@@ -323,7 +339,8 @@ def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                              r["eval_mean"], r["eval_std"], round(r["wall_time"], 2),
                              round(r["sps"], 1), reached])
 
-    lines = [f"# rlkit vs Stable-Baselines3: {algo}", "",
+    title = "rlkit vs Stable-Baselines3" if "sb3" in libraries else "rlkit"
+    lines = [f"# {title}: {algo}", "",
              f"Seeds {', '.join(map(str, seeds))}; final deterministic evaluation; 95 % "
              f"bootstrap intervals over seeds ({N_BOOTSTRAP} resamples, numpy; the IQM's "
              f"interval resamples within each env, rliable's stratified bootstrap).", ""]
@@ -334,7 +351,7 @@ def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                   f"{threshold if threshold is not None else '-'} | wall s | SPS |",
                   "|---|---|---|---|---|---|"]
         walls = {}
-        for library in LIBRARIES:
+        for library in libraries:
             runs = [by_key[(library, env_id, seed)] for seed in seeds]
             finals = np.array([r["eval_mean"] for r in runs])
             low, high = bootstrap_ci(finals)
@@ -350,33 +367,40 @@ def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                          f"{iqm(finals):.1f} ({iqm_low:.1f}, {iqm_high:.1f}) | "
                          f"{to_threshold if threshold is not None else '-'} | "
                          f"{walls[library]:.1f} | {sps:.0f} |")
-        lines += ["", f"Wall-time ratio rlkit/SB3: {walls['rlkit'] / walls['sb3']:.2f}", ""]
+        lines += ["", f"Wall-time ratio rlkit/SB3: {walls['rlkit'] / walls['sb3']:.2f}"
+                  if "sb3" in walls else "rlkit's side alone (--only rlkit).", ""]
 
-    for env_id in env_ids:
+    for env_id in env_ids if "sb3" in libraries else []:
         lines += _hyperparameters(algo, env_id, rlkit.make(algo, env_id, seed=seeds[0],
                                                            **overrides).config)
     (out_dir / "report.md").write_text("\n".join(lines))
-    _plot(algo, env_ids, seeds, out_dir)
+    _plot(algo, env_ids, seeds, out_dir, libraries)
 
 
 def _hyperparameters(algo: str, env_id: str, config: Any) -> list[str]:
     """The mapping table for one env's config, and the keys SB3 runs without."""
-    from rlkit.sb3 import TABLES, sb3_kwargs
+    from rlkit.sb3 import applicable_rows, sb3_kwargs, sb3_model
 
     kwargs, unmapped = sb3_kwargs(algo, config)
+    model_class, policy = sb3_model(algo, config)
     lines = [f"## Hyperparameters ({env_id})", "",
              "rlkit's config key by key, as SB3 receives it (the table in `rlkit/sb3.py`; "
-             "seed, n_envs, budget and evaluation are the same on both sides):", "",
+             f"seed, n_envs, budget and evaluation are the same on both sides; SB3 runs "
+             f"`{model_class.__name__}('{policy}')`):", "",
              "| rlkit key | rlkit value | SB3 keyword | SB3 value |", "|---|---|---|---|"]
-    for row in TABLES[algo]:
+    for row in applicable_rows(algo, config):
         node: Any = kwargs
         for part in row.sb3.split("."):
             node = node.get(part, "-") if isinstance(node, dict) else "-"
         value = config
         for part in row.rlkit.split("."):
             value = getattr(value, part)
+        if hasattr(value, "type"):  # the torso's whole config: its kind says enough here
+            value = f"{value.type} torso"
         extra = "".join(f", {key} = {getattr(config, key)}" for key in row.also)
         shown = node.__name__ if isinstance(node, type) else node
+        if isinstance(shown, dict) and "approximator" in shown:
+            shown = "rlkit's torso config" if shown["approximator"] is not None else "-"
         lines.append(f"| `{row.rlkit}` | {value}{extra} | `{row.sb3}` | {shown} |")
     lines.append("")
     if unmapped:
@@ -387,10 +411,11 @@ def _hyperparameters(algo: str, env_id: str, config: Any) -> list[str]:
     return lines
 
 
-def _plot(algo: str, env_ids: list[str], seeds: list[int], out_dir: Path) -> None:
+def _plot(algo: str, env_ids: list[str], seeds: list[int], out_dir: Path,
+          libraries: tuple[str, ...]) -> None:
     from rlkit.plots import plot_runs
 
     run_dirs = [out_dir / "runs" / RunSpec(library, algo, env_id, seed, None).name
-                for env_id in env_ids for library in LIBRARIES for seed in seeds]
+                for env_id in env_ids for library in libraries for seed in seeds]
     plot_runs(run_dirs, out_dir / "curves.png", x="steps")
     plot_runs(run_dirs, out_dir / "wallclock.png", x="time")

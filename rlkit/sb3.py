@@ -18,9 +18,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+import gymnasium as gym
+import torch
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from rlkit.approximators.base import ACTIVATIONS
+from rlkit.errors import RlkitError
+
+MLP = ("mlp",)
+CNN = ("cnn",)
+MEMORY = ("lstm", "gru", "rnn", "attention")
+"""Torso kinds: an MLP maps to SB3's MlpPolicy, a CNN to its CnnPolicy, a memory torso to
+sb3-contrib's RecurrentPPO (an LSTM)."""
+
+
+class TorsoExtractor(BaseFeaturesExtractor):
+    """rlkit's feed-forward torso (the same layers and initialization) as SB3's features
+    extractor: how a CNN, or a memory torso's encoder, reaches SB3. It scales uint8 frames by
+    1/255 itself, so SB3's policy runs with ``normalize_images=False``."""
+
+    def __init__(self, observation_space: gym.Space, approximator: Any) -> None:
+        from rlkit.approximators import build_torso
+
+        torso = build_torso(observation_space, approximator)
+        super().__init__(observation_space, features_dim=torso.out_dim)
+        self.torso = torso
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.torso(obs)
 
 RUN_KEYS = frozenset({
     "seed", "total_timesteps", "n_envs", "vectorization", "env_kwargs", "eval_freq",
@@ -61,6 +87,8 @@ class Row:
     convert: Callable[[Any], Any] | None = None
     """config -> SB3 value (None: the value itself)"""
     also: tuple[str, ...] = ()
+    torsos: tuple[str, ...] = (*MLP, *CNN, *MEMORY)
+    """the approximator types the row applies to"""
 
 
 def _same(key: str) -> Row:
@@ -76,9 +104,32 @@ def _activation(cfg: Any) -> type[nn.Module]:
     return ACTIVATIONS[cfg.approximator.activation]
 
 
+def _encoder(cfg: Any) -> Any:
+    """The feed-forward part of the torso SB3 gets as its features extractor: the CNN itself,
+    or a memory torso's encoder (none: SB3's own flattening, as rlkit feeds the observation)."""
+    return cfg.approximator if cfg.approximator.type in CNN else cfg.approximator.encoder
+
+
 _NETWORK = [
-    Row("approximator.hidden_sizes", "policy_kwargs.net_arch", _mlp_arch),
-    Row("approximator.activation", "policy_kwargs.activation_fn", _activation),
+    Row("approximator.hidden_sizes", "policy_kwargs.net_arch", _mlp_arch, torsos=MLP),
+    Row("approximator.activation", "policy_kwargs.activation_fn", _activation, torsos=MLP),
+    # A CNN, or a memory torso's encoder, is rlkit's own module inside SB3's policy; the heads
+    # (and SB3's LSTM) sit right on its features, as rlkit's do.
+    Row("approximator", "policy_kwargs.features_extractor_class",
+        lambda c: TorsoExtractor if _encoder(c) is not None else None, torsos=CNN + MEMORY),
+    Row("approximator", "policy_kwargs.features_extractor_kwargs",
+        lambda c: dict(approximator=_encoder(c)) if _encoder(c) is not None else None,
+        torsos=CNN + MEMORY),
+    Row("approximator", "policy_kwargs.net_arch", lambda c: [], torsos=CNN + MEMORY),
+    Row("approximator", "policy_kwargs.normalize_images", lambda c: False,
+        torsos=CNN + MEMORY),
+]
+_RECURRENT = [
+    Row("approximator.hidden_size", "policy_kwargs.lstm_hidden_size", torsos=MEMORY),
+    Row("approximator.num_layers", "policy_kwargs.n_lstm_layers", torsos=MEMORY),
+    Row("share_torso", "policy_kwargs.shared_lstm", torsos=MEMORY),
+    Row("share_torso", "policy_kwargs.enable_critic_lstm", lambda c: not c.share_torso,
+        torsos=MEMORY),
 ]
 _POLICY_GRADIENT = [
     *map(_same, ("gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm",
@@ -86,6 +137,7 @@ _POLICY_GRADIENT = [
     Row("learning_rate", "learning_rate", lambda c: schedule(c.learning_rate, c.anneal_lr),
         also=("anneal_lr",)),
     Row("log_std_init", "policy_kwargs.log_std_init"),
+    Row("share_torso", "policy_kwargs.share_features_extractor", torsos=CNN + MEMORY),
     *_NETWORK,
 ]
 
@@ -96,6 +148,7 @@ TABLES: dict[str, list[Row]] = {
             also=("anneal_clip_range",)),
         Row("adam_eps", "policy_kwargs.optimizer_kwargs.eps"),
         *_POLICY_GRADIENT,
+        *_RECURRENT,
     ],
     "a2c": [
         _same("n_steps"),
@@ -124,6 +177,29 @@ TABLES: dict[str, list[Row]] = {
 """rlkit key -> SB3 keyword, per algorithm (PPO, A2C, DQN)."""
 
 
+def sb3_model(algo: str, cfg: Any) -> tuple[type, str]:
+    """SB3's model class and policy name for ``algo`` with ``cfg``'s torso: MlpPolicy,
+    CnnPolicy, or sb3-contrib's RecurrentPPO for a memory torso. A one-line error where neither
+    library has the counterpart."""
+    import stable_baselines3
+
+    if algo not in TABLES:
+        raise RlkitError(f"SB3 has no counterpart of rlkit's '{algo}' (SB3 side: "
+                         f"{', '.join(TABLES)}); nothing to compare against")
+    kind = cfg.approximator.type
+    if kind in MEMORY:
+        if algo != "ppo":
+            raise RlkitError(f"rlkit's {algo} has a memory torso ('{kind}'), and neither SB3 "
+                             f"nor sb3-contrib has a recurrent {algo.upper()} (sb3-contrib: "
+                             f"RecurrentPPO only); nothing to compare against")
+        from sb3_contrib import RecurrentPPO
+
+        encoder = cfg.approximator.encoder
+        cnn = encoder is not None and encoder.type in CNN
+        return RecurrentPPO, "CnnLstmPolicy" if cnn else "MlpLstmPolicy"
+    return getattr(stable_baselines3, algo.upper()), "CnnPolicy" if kind in CNN else "MlpPolicy"
+
+
 def _optimizer_class(name: str) -> type:
     import torch
 
@@ -134,12 +210,17 @@ def _unmapped(algo: str, cfg: Any) -> dict[str, str]:
     """Keys whose current value SB3 has no counterpart for, with the reason."""
     out: dict[str, str] = {}
     approximator = cfg.approximator
-    if approximator.type != "mlp":
-        out["approximator.type"] = (f"'{approximator.type}': SB3's policies here are MLPs "
-                                    f"(CNN and recurrent policies are not mapped yet)")
-    elif approximator.norm != "none" or approximator.layer_norm or approximator.dropout:
+    kind = approximator.type
+    if kind not in (*MLP, *CNN, *MEMORY):
+        out["approximator.type"] = (f"'{kind}': SB3 has no such policy; it runs its default "
+                                    f"MLP (64, 64)")
+    elif kind in MEMORY[1:]:
+        out["approximator.type"] = (f"'{kind}': sb3-contrib's RecurrentPPO has only an LSTM; "
+                                    f"SB3 runs an LSTM of the same size")
+    elif kind in MLP and (approximator.norm != "none" or approximator.layer_norm
+                          or approximator.dropout):
         out["approximator.norm"] = "SB3's MlpPolicy has no normalization or dropout layers"
-    if getattr(cfg, "share_torso", False):
+    if kind in MLP and getattr(cfg, "share_torso", False):
         out["share_torso"] = "SB3's MlpPolicy shares no hidden layers between pi and V"
     if algo == "dqn":
         for key, reason in (
@@ -160,10 +241,8 @@ def sb3_kwargs(algo: str, cfg: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """(SB3 keyword arguments for ``algo``'s model from rlkit config ``cfg``, the unmapped keys
     with why). Raises KeyError for an algorithm SB3 has no counterpart of here."""
     kwargs: dict[str, Any] = {}
-    for row in TABLES[algo]:
-        if row.rlkit.startswith("approximator.") and cfg.approximator.type != "mlp":
-            continue  # SB3's MLP's sizes mean nothing for another torso (reported unmapped)
-        value = row.convert(cfg) if row.convert is not None else getattr(cfg, row.rlkit)
+    for row in applicable_rows(algo, cfg):
+        value = row.convert(cfg) if row.convert is not None else _read(cfg, row.rlkit)
         if value is None and row.sb3.startswith("policy_kwargs."):
             continue
         target, *path = row.sb3.split(".")
@@ -177,6 +256,22 @@ def sb3_kwargs(algo: str, cfg: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if algo == "a2c" and cfg.optimizer == "rmsprop":
         kwargs["policy_kwargs"]["optimizer_kwargs"]["weight_decay"] = 0.0
     return kwargs, _unmapped(algo, cfg)
+
+
+def applicable_rows(algo: str, cfg: Any) -> list[Row]:
+    """``algo``'s rows for ``cfg``'s torso (an MLP's sizes mean nothing to a CNN policy; a
+    torso SB3 has no policy for gets SB3's default MLP and is reported unmapped)."""
+    kind = cfg.approximator.type
+    kind = kind if kind in (*CNN, *MEMORY) else "mlp"
+    return [row for row in TABLES[algo] if kind in row.torsos
+            and not (kind == "mlp" and cfg.approximator.type != "mlp"
+                     and row.rlkit.startswith("approximator"))]
+
+
+def _read(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
 
 
 def mapped_keys(algo: str) -> set[str]:

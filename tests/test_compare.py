@@ -56,6 +56,8 @@ def test_compare_writes_every_file_with_both_libraries_and_resumes(tmp_path, cap
     (["compare", "nope", "CartPole-v1"], "unknown algorithm 'nope'"),
     (["compare", "ppo", "CartPole-v1", "--seeds", "5-2"], "seed range '5-2' runs backwards"),
     (["compare", "ppo", "CartPole-v1", "--seeds", "a-b"], "--seeds expects a range"),
+    (["compare", "a2c", "rlkit/CartPoleNoVel-v0"], "neither SB3 nor sb3-contrib has a "
+                                                   "recurrent A2C"),
 ])
 def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, args, message):
     code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "out"))
@@ -127,6 +129,28 @@ def test_sb3_gets_rlkits_normalization_and_evaluates_through_it(tmp_path, capsys
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["library"] for r in rows} == {"rlkit", "sb3"}
 
+
+
+@pytest.mark.parametrize("algo, env_id, model", [
+    ("ppo", "rlkit/CartPoleNoVel-v0", "RecurrentPPO('MlpLstmPolicy')"),  # sb3-contrib, LSTM
+    ("dqn", "rlkit/PixelGrid-v0", "DQN('CnnPolicy')"),  # frames, rlkit's CNN inside SB3's policy
+])
+def test_memory_and_pixel_agents_compare_against_their_sb3_counterparts(
+        tmp_path, capsys, algo, env_id, model):
+    out = tmp_path / "cmp"
+    own = (["learning_starts=64", "double_q=false", "prioritized=false"] if algo == "dqn"
+           else ["n_steps=32"])
+    code, _, err = run_cli(capsys, "compare", algo, env_id, "--seeds", "0",
+                           "--total-timesteps", "512", "--set", "eval_freq=256",
+                           "--set", "eval_episodes=2", *[a for v in own for a in ("--set", v)],
+                           "--workers", "1", "--no-progress", "--out", str(out))
+    assert code in (0, None), err
+    report = (out / "report.md").read_text()
+    assert f"SB3 runs `{model}`" in report and "Every rlkit key has its SB3 counterpart" in report
+    name = env_id.replace("/", "_")
+    lines = (out / "runs" / f"sb3-{algo}-{name}-0" / "metrics.jsonl").read_text().splitlines()
+    evals = [json.loads(line) for line in lines if "eval/mean_return" in line]
+    assert [row["global_step"] for row in evals] == [256, 512]
 
 
 def test_sb3_agent_acts_on_normalized_observations():

@@ -5,23 +5,47 @@ import math
 
 import pytest
 import torch
+from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 
 import rlkit
+from rlkit.errors import RlkitError
 from rlkit.registry import agent_class
-from rlkit.sb3 import TABLES, mapped_keys, sb3_kwargs, unlisted_keys
+from rlkit.sb3 import (
+    TABLES,
+    TorsoExtractor,
+    applicable_rows,
+    mapped_keys,
+    sb3_kwargs,
+    sb3_model,
+    unlisted_keys,
+)
 
 
-def build(algo: str, env_id: str, **overrides):
-    import stable_baselines3
+def build(algo: str, env_id: str, with_agent: bool = False, **overrides):
+    from functools import partial
+
     from stable_baselines3.common.env_util import make_vec_env
+
+    from rlkit.environment import make_env
 
     agent = rlkit.make(algo, env_id, seed=0, **overrides)
     kwargs, unmapped = sb3_kwargs(algo, agent.config)
-    cls = getattr(stable_baselines3, algo.upper())
-    env = make_vec_env(env_id, n_envs=agent.config.n_envs, seed=0)  # a run key: same n_envs
-    model = cls("MlpPolicy", env, seed=0, device="cpu", **kwargs)
-    return agent.config, model, unmapped
+    cls, policy = sb3_model(algo, agent.config)
+    # a run key: the same n_envs; rlkit's make_env: the same (preprocessed) env
+    env = make_vec_env(partial(make_env, env_id), n_envs=agent.config.n_envs, seed=0)
+    model = cls(policy, env, seed=0, device="cpu", **kwargs)
+    return (agent if with_agent else agent.config), model, unmapped
+
+
+def _extractor(model):
+    policy = model.policy
+    return policy.q_net.features_extractor if hasattr(policy, "q_net") \
+        else policy.pi_features_extractor
+
+
+def _shapes(module) -> list[tuple[int, ...]]:
+    return [tuple(p.shape) for p in module.parameters()]
 
 
 def read_back(model, key: str, progress: float):
@@ -42,6 +66,14 @@ def read_back(model, key: str, progress: float):
         "policy_kwargs.net_arch": lambda: policy.net_arch,
         "policy_kwargs.activation_fn": lambda: policy.activation_fn,
         "n_steps": lambda: model.n_steps,
+        "policy_kwargs.features_extractor_class": lambda: type(_extractor(model)),
+        "policy_kwargs.features_extractor_kwargs": lambda: _shapes(_extractor(model)),
+        "policy_kwargs.normalize_images": lambda: policy.normalize_images,
+        "policy_kwargs.share_features_extractor": lambda: policy.share_features_extractor,
+        "policy_kwargs.lstm_hidden_size": lambda: policy.lstm_actor.hidden_size,
+        "policy_kwargs.n_lstm_layers": lambda: policy.lstm_actor.num_layers,
+        "policy_kwargs.shared_lstm": lambda: policy.shared_lstm,
+        "policy_kwargs.enable_critic_lstm": lambda: policy.lstm_critic is not None,
     }
     return readers[key]() if key in readers else getattr(model, key)
 
@@ -55,12 +87,28 @@ CASES = [
     ("a2c", "Pendulum-v1", {"optimizer": "adam", "log_std_init": -1.0}),
     ("dqn", "CartPole-v1", {}),
     ("dqn", "MountainCar-v0", {"max_grad_norm": None, "n_step": 1}),
+    # CnnPolicy with rlkit's CNN (MinAtar's small stack, PixelGrid's entry)
+    ("ppo", "MinAtar/Breakout-v1", {}),
+    ("dqn", "rlkit/PixelGrid-v0", {}),
+    ("a2c", "rlkit/PixelGrid-v0", {"share_torso": True}),
+    # sb3-contrib's RecurrentPPO: with and without an encoder, one LSTM or two
+    ("ppo", "rlkit/CartPoleNoVel-v0", {}),
+    ("ppo", "rlkit/CartPoleNoVel-v0", {"share_torso": True, "approximator": {
+        "type": "lstm", "hidden_size": 32, "num_layers": 2, "encoder": None}}),
 ]
 
 
-def expected_value(cfg, key: str, progress: float):
+def feed_forward_part(agent):
+    """rlkit's own feed-forward torso: the CNN, or a memory torso's encoder."""
+    torso = agent.q_net.torso if hasattr(agent, "q_net") else agent.policy.actor_torso
+    return torso.encoder if hasattr(torso, "encoder") else torso
+
+
+def expected_value(agent, key: str, progress: float):
     """What SB3 must use for keyword ``key``, worked out from rlkit's config here, apart from
     the mapping's own conversions (so that a wrong conversion fails the test)."""
+    cfg = agent.config
+    memory = cfg.approximator.type == "lstm"
     decay = progress if getattr(cfg, "anneal_lr", False) else 1.0
     sizes = list(cfg.approximator.hidden_sizes)
     values = {
@@ -79,21 +127,36 @@ def expected_value(cfg, key: str, progress: float):
         "policy_kwargs.log_std_init": getattr(cfg, "log_std_init", None),
         "max_grad_norm": math.inf if cfg.max_grad_norm is None else cfg.max_grad_norm,
         "n_steps": cfg.n_step if hasattr(cfg, "n_step") else cfg.n_steps,
+        # without an encoder rlkit's LSTM reads the observation itself: SB3's flattening
+        "policy_kwargs.features_extractor_class": TorsoExtractor
+        if feed_forward_part(agent) is not None else FlattenExtractor,
+        "policy_kwargs.features_extractor_kwargs": lambda: _shapes(feed_forward_part(agent))
+        if feed_forward_part(agent) is not None else [],
+        "policy_kwargs.normalize_images": False,  # rlkit's CNN scales uint8 frames itself
+        "policy_kwargs.share_features_extractor": getattr(cfg, "share_torso", None),
+        "policy_kwargs.lstm_hidden_size": cfg.approximator.hidden_size,
+        "policy_kwargs.n_lstm_layers": cfg.approximator.num_layers,
+        "policy_kwargs.shared_lstm": getattr(cfg, "share_torso", None),
+        "policy_kwargs.enable_critic_lstm": not getattr(cfg, "share_torso", True),
     }
-    return values[key] if key in values else getattr(cfg, key)
+    if key == "policy_kwargs.net_arch" and (cfg.approximator.type == "cnn" or memory):
+        return []  # the heads (or SB3's LSTM) sit right on the torso's features
+    value = values[key] if key in values else getattr(cfg, key)
+    return value() if callable(value) and key.endswith("_kwargs") else value
 
 
 @pytest.mark.parametrize("algo, env_id, overrides", CASES)
 def test_every_mapped_key_reads_back_equal_on_the_sb3_model(algo, env_id, overrides):
-    cfg, model, _ = build(algo, env_id, **overrides)
+    agent, model, _ = build(algo, env_id, with_agent=True, **overrides)
+    cfg = agent.config
     is_box = env_id == "Pendulum-v1"
-    for row in TABLES[algo]:
+    for row in applicable_rows(algo, cfg):
         if row.sb3 == "policy_kwargs.log_std_init" and not is_box:
             continue  # a categorical policy has no std
         if row.sb3 == "policy_kwargs.optimizer_kwargs.alpha" and cfg.optimizer != "rmsprop":
             continue
         for progress in (1.0, 0.5):
-            expected = expected_value(cfg, row.sb3, progress)
+            expected = expected_value(agent, row.sb3, progress)
             got = read_back(model, row.sb3, progress)
             if isinstance(expected, float):
                 assert got == pytest.approx(expected), (row, got, expected)
@@ -126,12 +189,13 @@ def test_no_config_key_is_forgotten(algo):
     ("dqn", {}, {"double_q", "prioritized", "dueling"}),  # the CartPole entry; SB3: plain DQN
     ("dqn", {"double_q": False, "prioritized": False, "dueling": False}, set()),
     ("ppo", {"share_torso": True, "normalize_obs": True}, {"share_torso"}),
-    ("ppo", {"approximator": {"type": "lstm"}}, {"approximator.type"}),
+    ("ppo", {"approximator": {"type": "gru"}}, {"approximator.type"}),  # SB3: an LSTM
+    ("ppo", {"approximator": {"type": "lstm"}}, set()),
     ("a2c", {"approximator": {"norm": "layer"}}, {"approximator.norm"}),
 ])
 def test_keys_without_a_counterpart_are_reported_with_a_reason(algo, overrides, keys):
     env_id = "rlkit/CartPoleNoVel-v0" if "approximator" in overrides and \
-        overrides["approximator"].get("type") == "lstm" else "CartPole-v1"
+        overrides["approximator"].get("type") in ("lstm", "gru") else "CartPole-v1"
     agent = rlkit.make(algo, env_id, seed=0, **overrides)
     _, unmapped = sb3_kwargs(algo, agent.config)
     assert set(unmapped) >= keys and (keys or not {"double_q", "prioritized"} & set(unmapped))
@@ -149,8 +213,31 @@ def test_an_algorithm_sb3_lacks_is_a_key_error():
         sb3_kwargs("reinforce", agent.config)
 
 
-def test_a_torso_other_than_an_mlp_maps_no_mlp_sizes():
-    agent = rlkit.make("ppo", "rlkit/PixelGrid-v0", seed=0)
+def test_a_torso_sb3_has_no_policy_for_maps_no_mlp_sizes_and_is_reported():
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, approximator={"type": "linear"})
     kwargs, unmapped = sb3_kwargs("ppo", agent.config)
     assert "net_arch" not in kwargs.get("policy_kwargs", {})
     assert "approximator.type" in unmapped
+    assert sb3_model("ppo", agent.config)[1] == "MlpPolicy"
+
+
+@pytest.mark.parametrize("algo, env_id, overrides, policy", [
+    ("ppo", "CartPole-v1", {}, "MlpPolicy"),
+    ("ppo", "rlkit/PixelGrid-v0", {}, "CnnPolicy"),
+    ("dqn", "MinAtar/Breakout-v1", {}, "CnnPolicy"),
+    ("ppo", "rlkit/CartPoleNoVel-v0", {}, "MlpLstmPolicy"),
+    ("ppo", "rlkit/CartPoleNoVel-v0", {"approximator": {"type": "gru"}}, "MlpLstmPolicy"),
+])
+def test_the_torso_picks_sb3s_policy(algo, env_id, overrides, policy):
+    agent = rlkit.make(algo, env_id, seed=0, **overrides)
+    cls, name = sb3_model(algo, agent.config)
+    assert name == policy
+    assert (cls.__name__ == "RecurrentPPO") == ("Lstm" in policy)
+    unmapped = sb3_kwargs(algo, agent.config)[1]
+    assert ("approximator.type" in unmapped) == (agent.config.approximator.type == "gru")
+
+
+def test_a_recurrent_a2c_has_no_counterpart_on_either_sb3_side():
+    agent = rlkit.make("a2c", "rlkit/CartPoleNoVel-v0", seed=0)
+    with pytest.raises(RlkitError, match="RecurrentPPO only"):
+        sb3_model("a2c", agent.config)
