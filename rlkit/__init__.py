@@ -8,8 +8,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+# MKL's results depend on the memory alignment of its inputs unless asked for conditional
+# numerical reproducibility: observations arrive in numpy arrays at varying alignments, so a
+# resumed run drifted from the uninterrupted one in the last bits (found by a test of
+# SIGTERM and --resume). STRICT keeps MKL's fastest code path for this CPU; it must be set
+# before MKL's first matrix product, which importing rlkit comes before in every normal use.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 from rlkit.errors import CheckpointError, ConfigError, RlkitError
 
@@ -38,7 +46,22 @@ def make(
     if seed is not None:
         overrides["seed"] = seed
     config = resolve_config(cls.Config, algo, env_id, config_file, overrides)
-    return cls(env_id, config)
+    try:
+        return cls(env_id, config)
+    except MemoryError:
+        raise ConfigError(_too_big(config)) from None
+    except RuntimeError as exc:  # torch's allocator: "DefaultCPUAllocator: can't allocate ..."
+        if "allocate" not in str(exc):
+            raise
+        raise ConfigError(_too_big(config)) from None
+
+
+def _too_big(config: Any) -> str:
+    sizes = {key: getattr(config, key) for key in ("n_envs", "buffer_size", "n_steps")
+             if hasattr(config, key)}
+    sizes["approximator.hidden_sizes"] = config.approximator.hidden_sizes
+    shown = ", ".join(f"{key}={value}" for key, value in sizes.items())
+    return f"this config needs more memory than this machine has ({shown})"
 
 
 def load(path: str | Path):
@@ -48,14 +71,18 @@ def load(path: str | Path):
     from rlkit.registry import agent_class
 
     state = load_checkpoint(path)
-    cls = agent_class(state["algo"])
+    try:
+        cls = agent_class(state["algo"])
+    except (RlkitError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint '{path}' names no rlkit agent ({exc})") from None
     try:
         config = from_dict(cls.Config, state["config"])
         agent = cls(state["env_id"], config)
         agent.load_state_dict(state)
-    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged file can fail anywhere in here
+        first_line = str(exc).splitlines()[0][:160] if str(exc) else ""
         raise CheckpointError(
-            f"checkpoint '{path}' does not match {state['algo']} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:160] if str(exc) else ''})"
+            f"checkpoint '{path}' does not match {state['algo']} or is damaged "
+            f"({type(exc).__name__}: {first_line})"
         ) from None
     return agent

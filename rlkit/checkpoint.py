@@ -72,8 +72,15 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(encode({"format_version": FORMAT_VERSION, **state}), tmp)
-    os.replace(tmp, path)
+    try:
+        # through a Python file object: a full disk raises OSError (ENOSPC), where torch's own
+        # writer would raise a RuntimeError that names no cause
+        with open(tmp, "wb") as handle:
+            torch.save(encode({"format_version": FORMAT_VERSION, **state}), handle)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, or a second Ctrl-C: no half file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -89,16 +89,19 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
                            ("device", device)):
             if value is not None:
                 overrides[key] = value
-        agent = rlkit.make(algo, env_id, seed=seed, config_file=config_file, **overrides)
+        if seed is not None:  # --seed wins over --set seed=...
+            overrides["seed"] = seed
+        agent = rlkit.make(algo, env_id, config_file=config_file, **overrides)
         run_dir = _run_dir(runs_dir, algo, env_id, agent.config.seed)
         budget = agent.config.total_timesteps
     result = run_training(agent, budget, run_dir=run_dir, wandb_mode=wandb_mode,
                           progress=progress and sys.stdout.isatty(),
                           capture_video=capture_video)
     if result.interrupted:
-        print(f"interrupted at step {result.global_step}; checkpoint written. Continue with: "
-              f"rlkit train {algo} {env_id} --resume {run_dir}")
-        sys.exit(130)
+        print(f"interrupted ({result.signal_name}) at step {result.global_step}; checkpoint "
+              f"written. Continue with: rlkit train {algo} {env_id} --resume {run_dir}")
+        # the shell's convention, 128 + the signal: a scheduler sees an interrupted job
+        sys.exit(143 if result.signal_name == "SIGTERM" else 130)
     print(f"eval return {result.eval_mean:.2f} +- {result.eval_std:.2f} | "
           f"{result.global_step} steps in {_duration(result.wall_time)} | run: {run_dir}")
 

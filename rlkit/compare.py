@@ -72,6 +72,8 @@ def plan(algo: str, env_ids: list[str], seeds: list[int], total_timesteps: int |
     from rlkit.sb3 import TABLES, sb3_model
 
     agent_class(algo)  # an unknown algorithm: rlkit's own one-line error
+    if "seed" in overrides:
+        raise RlkitError("a comparison's seeds come from --seeds, not --set seed=...")
     if "sb3" not in libraries:
         for env_id in env_ids:
             rlkit.make(algo, env_id, seed=seeds[0], **overrides)
@@ -207,8 +209,9 @@ def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
         return json.loads(result_file.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    agent = rlkit.make(spec.algo, spec.env_id, seed=spec.seed, torch_threads=1,
-                       **spec.overrides)
+    # one torch thread per worker whatever --set says: K workers share the machine's cores
+    agent = rlkit.make(spec.algo, spec.env_id, **{**spec.overrides, "seed": spec.seed,
+                                                  "torch_threads": 1})
     wandb_args = {"group": group, "name": spec.name, "job_type": spec.library,
                   "tags": [spec.library, spec.algo, spec.env_id]}
     if spec.library == "rlkit":

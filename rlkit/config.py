@@ -147,6 +147,10 @@ class TrainConfig:
     """episodes per evaluation (run in parallel, deterministic actions)"""
     log_freq: int = 1_000
     """write a metrics row at most every this many env steps"""
+    checkpoint_freq: int | None = None
+    """write a checkpoint at least every this many env steps, so that a run killed outright
+    (SIGKILL, power loss) loses at most this much work on ``--resume``; none: with every
+    evaluation; 0: only at the end (and on Ctrl-C or SIGTERM)"""
     device: str = "cpu"
     """torch device: cpu, cuda, cuda:N, mps or auto"""
     torch_threads: int = 1
@@ -160,6 +164,9 @@ class TrainConfig:
         for key in ("total_timesteps", "n_envs", "eval_episodes", "log_freq"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        if self.checkpoint_freq is not None and self.checkpoint_freq < 0:
+            raise ConfigError(f"config key 'checkpoint_freq' must be >= 0 (or none), got "
+                              f"{self.checkpoint_freq}")
         for key in ("eval_freq", "torch_threads"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(self, key)}")
@@ -296,6 +303,12 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         *parents, leaf = key.strip().split(".")
         for part in parents:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set gives '{part}' a value and also sets keys inside it "
+                                  f"({item!r})")
+        if isinstance(node.get(leaf), dict) and not isinstance(value, dict):
+            raise ConfigError(f"--set gives '{leaf}' a value and also sets keys inside it "
+                              f"({item!r})")
         node[leaf] = value
     return out
 
@@ -305,7 +318,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file '{path}' does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text (YAML is)") from None
     except yaml.YAMLError as exc:
         message = f"config file '{path}' is not valid YAML: {exc}".splitlines()[0]
         raise ConfigError(message) from None

@@ -1,14 +1,26 @@
 """The one training loop: collect -> update -> log -> evaluate -> checkpoint.
 
-SIGINT (Ctrl-C) finishes the current iteration, writes a checkpoint, flushes the metrics and
-returns; ``rlkit train ... --resume RUN_DIR`` continues from there. A second Ctrl-C aborts.
+SIGINT (Ctrl-C) or SIGTERM (a scheduler's stop) finishes the current iteration, writes a
+checkpoint, flushes the metrics and returns; ``rlkit train ... --resume RUN_DIR`` continues from
+there. A second signal aborts. A run killed outright resumes from its last periodic checkpoint
+(``checkpoint_freq``): the metrics rows logged after it are moved to
+``metrics.discarded.jsonl`` and written again, the same, as training repeats those steps.
+
+Faults end the run with a :class:`~rlkit.errors.RunError` (one line in the CLI) and never cost
+the last good checkpoint: a non-finite loss, gradient or parameter, or a non-finite value from
+the env, stops it before anything is saved; an env that raises gets a checkpoint of the last
+completed iteration; a failed write leaves the previous checkpoint whole (writes are atomic);
+a second process is kept out of the run directory by its lock file.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +29,7 @@ import numpy as np
 import torch
 import yaml
 
+from rlkit import faults
 from rlkit.checkpoint import CHECKPOINT_NAME
 from rlkit.config import to_dict
 from rlkit.environment import make_vec_env, torch_threads
@@ -38,28 +51,59 @@ class TrainResult:
     global_step: int
     interrupted: bool
     run_dir: Path | None
+    signal_name: str | None = None
+    """SIGINT or SIGTERM when ``interrupted``"""
 
 
 class _InterruptGuard:
-    """Turns the first SIGINT into a flag the loop checks between iterations."""
+    """Turns the first SIGINT or SIGTERM into a flag the loop checks between iterations."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.interrupted = False
-        self._previous: Any = None
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.interrupted:
             raise KeyboardInterrupt
         self.interrupted = True
+        self.signal_name = signal.Signals(signum).name
 
     def __enter__(self) -> _InterruptGuard:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+def _trim_metrics(run_dir: Path, step: int) -> None:
+    """Keep the rows of ``metrics.jsonl`` up to ``step`` (the checkpoint a run resumes from);
+    move later ones, and a line cut short by a kill, to ``metrics.discarded.jsonl``."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return
+    kept, dropped = [], []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+            keep = isinstance(row, dict) and row.get("global_step", 0) <= step
+        except ValueError:
+            keep = False
+        (kept if keep else dropped).append(line)
+    if not dropped:
+        return
+    with (run_dir / "metrics.discarded.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write("".join(line + "\n" for line in dropped))
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    os.replace(tmp, path)
+    print(f"note: {len(dropped)} metrics rows after the checkpoint's step {step} moved to "
+          f"metrics.discarded.jsonl (training repeats those steps)")
 
 
 def _scalar(value: Any) -> float:
@@ -136,13 +180,35 @@ def train(
         agent.next_log = agent.global_step + cfg.log_freq
     if agent.next_eval <= agent.global_step:
         agent.next_eval = agent.global_step + (cfg.eval_freq or agent.end_step)
+    if capture_video and run_dir is None:
+        raise ConfigError("--capture-video needs a run directory to write the videos to")
+    lock = faults.RunLock(run_dir) if run_dir is not None else nullcontext()
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise faults.write_error(exc, "run directory", run_dir) from None
+    with lock:
+        return _train(agent, run_dir, wandb_mode, progress, wandb_args, capture_video)
+
+
+def _train(agent: Agent, run_dir: Path | None, wandb_mode: str, progress: bool,
+           wandb_args: dict[str, Any] | None, capture_video: bool) -> TrainResult:
+    """train() once the run directory is locked."""
+    cfg = agent.config
+    checkpoint_step: int | None = None  # the step of the last good checkpoint on disk
+    if run_dir is not None:
         config_file = run_dir / "config.yaml"
-        if not config_file.exists():
-            config_file.write_text(
-                yaml.safe_dump({"algo": agent.name, "env_id": agent.env_id, **to_dict(cfg)})
-            )
+        try:
+            if not config_file.exists():
+                config_file.write_text(
+                    yaml.safe_dump({"algo": agent.name, "env_id": agent.env_id, **to_dict(cfg)})
+                )
+        except OSError as exc:
+            raise faults.write_error(exc, "config file", config_file) from None
+        if (run_dir / CHECKPOINT_NAME).is_file():
+            checkpoint_step = agent.global_step
+        _trim_metrics(run_dir, agent.global_step)
 
     logger = RunLogger(run_dir, to_dict(cfg), agent.name, agent.env_id, wandb_mode, wandb_args)
     eval_env = make_vec_env(agent.env_id, cfg.eval_episodes, None, "sync", cfg.env_kwargs)
@@ -153,9 +219,6 @@ def train(
 
     def sps() -> float:
         return (agent.global_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
-
-    if capture_video and run_dir is None:
-        raise ConfigError("--capture-video needs a run directory to write the videos to")
 
     def run_eval() -> dict[str, float]:
         nonlocal last_eval
@@ -171,15 +234,57 @@ def train(
         }
 
     def save() -> None:
+        nonlocal checkpoint_step
         if run_dir is not None:
-            agent.save(run_dir / CHECKPOINT_NAME)
+            path = run_dir / CHECKPOINT_NAME
+            try:
+                agent.save(path)
+            except OSError as exc:
+                raise faults.write_error(exc, "checkpoint", path) from None
+            checkpoint_step = agent.global_step
+
+    def checkpoint_due(evaluated: bool) -> bool:
+        """With checkpoint_freq: before the next iteration could take the work since the
+        last checkpoint past it. Without: with every evaluation."""
+        if cfg.checkpoint_freq is None:
+            return evaluated
+        last = checkpoint_step if checkpoint_step is not None else start_step
+        return bool(cfg.checkpoint_freq) and (
+            agent.global_step + agent.steps_per_collect > last + cfg.checkpoint_freq)
+
+    def collect(iteration_start: int) -> None:
+        taken = agent.runner.steps_taken
+        try:
+            agent.collect()
+        except faults.NonFiniteEnvValue as exc:
+            failed_at = iteration_start + agent.runner.steps_taken - taken
+            raise faults.env_failure(exc, agent.env_id, failed_at, checkpoint_step,
+                                     "") from None
+        except faults.EnvStepFailure as exc:
+            failed_at = iteration_start + agent.runner.steps_taken - taken
+            hint = "no run directory to checkpoint to"
+            if run_dir is not None:
+                # the networks are as the last update left them; the steps of the broken
+                # rollout are not counted, and the env starts fresh episodes on --resume
+                agent.global_step, runner = iteration_start, agent.runner
+                agent.runner = None
+                try:
+                    save()
+                finally:
+                    agent.runner = runner
+                hint = (f"a checkpoint of the last completed iteration (step {iteration_start}) "
+                        f"is in '{run_dir}'; fix the env, then continue with: rlkit train "
+                        f"{agent.name} {agent.env_id} --resume {run_dir}")
+            raise faults.env_failure(exc, agent.env_id, failed_at, checkpoint_step,
+                                     hint) from None
 
     try:
         with torch_threads(cfg.torch_threads):  # as in Agent.__init__
             with _InterruptGuard() as guard:
                 while agent.can_collect and not guard.interrupted:
-                    agent.collect()
+                    collect(agent.global_step)
                     metrics = agent.update()
+                    faults.check_update(agent, metrics or {}, checkpoint_step)
                     if metrics:
                         update_metrics = metrics
                     if not agent.can_collect:
@@ -189,16 +294,19 @@ def train(
                         while agent.next_log <= agent.global_step:
                             agent.next_log += cfg.log_freq
                         row.update(_training_row(agent, update_metrics, sps()))
+                    evaluated = False
                     if cfg.eval_freq and agent.global_step >= agent.next_eval:
                         while agent.next_eval <= agent.global_step:
                             agent.next_eval += cfg.eval_freq
                         row.update(run_eval())
-                        save()
-                    if row:
+                        evaluated = True
+                    if row:  # logged before the checkpoint: a kill in between loses no row
                         logger.log({"global_step": agent.global_step, **row})
                         recent = agent.runner.episode_returns
                         bar.update(agent.global_step, sps(), np.mean(recent) if recent else None)
-                interrupted = guard.interrupted
+                    if checkpoint_due(evaluated):
+                        save()
+                interrupted, signal_name = guard.interrupted, guard.signal_name
             if not interrupted:
                 row = _training_row(agent, update_metrics, sps())
                 row.update(run_eval())
@@ -224,6 +332,7 @@ def train(
         global_step=agent.global_step,
         interrupted=interrupted,
         run_dir=run_dir,
+        signal_name=signal_name if interrupted else None,
     )
 
 

@@ -2,12 +2,17 @@
 
 W&B defaults to offline mode unless credentials are present, so a run never needs an account
 or a network; ``wandb_mode`` (CLI ``--wandb-mode``) overrides, and ``WANDB_MODE`` is honoured.
+W&B trouble (init fails, the network or the offline directory gives out) never stops training:
+one warning line, and the run goes on with ``metrics.jsonl`` alone. A failed write of
+``metrics.jsonl`` itself (a full disk) stops it with one error line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +44,35 @@ class RunLogger:
         wandb_mode: str = "disabled",
         wandb_args: dict[str, Any] | None = None,
     ) -> None:
+        from rlkit import faults
+
         self.file = None
         self.wandb_run = None
+        self.path = run_dir / "metrics.jsonl" if run_dir is not None else None
         if run_dir is not None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise faults.write_error(exc, "metrics file", self.path) from None
         if wandb_mode != "disabled":
-            self.wandb_run = self._init_wandb(run_dir, config, algo, env_id, wandb_mode,
-                                              wandb_args or {})
+            self.wandb_run = self._wandb("start", lambda: self._init_wandb(
+                run_dir, config, algo, env_id, wandb_mode, wandb_args or {}))
+
+    def _wandb(self, what: str, call: Callable[[], Any]) -> Any:
+        """``call()``; if W&B fails, one warning line and no more W&B for this run."""
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - whatever W&B raises, training goes on
+            print(f"warning: W&B failed to {what} ({type(exc).__name__}: {exc}); training "
+                  f"goes on, logging to metrics.jsonl only", file=sys.stderr)
+            run, self.wandb_run = self.wandb_run, None
+            if run is not None and what != "finish":
+                try:
+                    run.finish(exit_code=1)
+                except Exception:  # noqa: BLE001, S110 - it is already broken
+                    pass
+            return None
 
     @staticmethod
     def _init_wandb(run_dir, config, algo, env_id, mode, overrides):
@@ -79,46 +105,68 @@ class RunLogger:
 
     def log(self, row: dict[str, Any]) -> None:
         if self.file is not None:
-            self.file.write(json.dumps(row) + "\n")
-            self.file.flush()
+            try:
+                self.file.write(json.dumps(row) + "\n")
+                self.file.flush()
+            except OSError as exc:
+                from rlkit import faults
+
+                self._drop_file()
+                raise faults.write_error(exc, "metrics file", self.path) from None
         if self.wandb_run is not None:
-            self.wandb_run.log(row, step=row["global_step"])
+            run = self.wandb_run
+            self._wandb("log", lambda: run.log(row, step=row["global_step"]))
 
     def summary(self, values: dict[str, Any]) -> None:
         """Final figures (eval, wall time, SPS) into the W&B run's summary."""
         if self.wandb_run is not None:
-            self.wandb_run.summary.update(values)
+            run = self.wandb_run
+            self._wandb("write the summary", lambda: run.summary.update(values))
 
     def log_file(self, path: Path, name: str, kind: str = "model") -> None:
         """``path`` as a W&B artifact (the final checkpoint: a model artifact)."""
         if self.wandb_run is not None and path.is_file():
             import wandb
 
-            artifact = wandb.Artifact(name, type=kind)
-            artifact.add_file(str(path))
-            self.wandb_run.log_artifact(artifact)
+            def log() -> None:
+                artifact = wandb.Artifact(name, type=kind)
+                artifact.add_file(str(path))
+                self.wandb_run.log_artifact(artifact)
+
+            self._wandb("log an artifact", log)
 
     def log_videos(self, step: int, paths: list[Path]) -> None:
         """mp4 files of evaluation episodes as W&B videos at ``step``."""
         if self.wandb_run is not None and paths:
             import wandb
 
-            self.wandb_run.log({"eval/video": [wandb.Video(str(p), format="mp4")
-                                               for p in paths]}, step=step)
+            self._wandb("log a video", lambda: self.wandb_run.log(
+                {"eval/video": [wandb.Video(str(p), format="mp4") for p in paths]}, step=step))
 
     def log_images(self, paths: list[Path]) -> None:
         """PNG files as W&B images, one key per file name."""
         if self.wandb_run is not None:
             import wandb
 
-            self.wandb_run.log({p.stem: wandb.Image(str(p)) for p in paths})
+            self._wandb("log images", lambda: self.wandb_run.log(
+                {p.stem: wandb.Image(str(p)) for p in paths}))
+
+    def _drop_file(self) -> None:
+        try:
+            self.file.close()
+        except OSError:
+            pass  # the write that failed already said why
+        self.file = None
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
-            self.file = None
+            try:
+                self.file.close()
+            finally:
+                self.file = None
         if self.wandb_run is not None:
-            self.wandb_run.finish()
+            run = self.wandb_run
+            self._wandb("finish", run.finish)
             self.wandb_run = None
 
 

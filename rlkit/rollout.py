@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlkit import env_state
+from rlkit import env_state, faults
 from rlkit.approximators.base import eval_mode
 from rlkit.buffers import RolloutBuffer
 from rlkit.normalize import ObsNormalizer, RewardScaler
@@ -48,6 +48,7 @@ class EnvRunner:
         self.env = env
         self.clip_reward = clip_reward
         self.n_envs = env.num_envs
+        self.steps_taken = 0  # env steps stepped by this runner (not saved: a count for reports)
         self.obs_normalizer = obs_normalizer
         self.reward_scaler = reward_scaler
         self.obs, self.infos = env.reset(seed=seed)
@@ -68,7 +69,12 @@ class EnvRunner:
 
     def step(self, actions: np.ndarray) -> Step:
         valid = ~self.autoreset
-        next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+        self.steps_taken += self.n_envs  # the failing step included, for the loop's report
+        try:
+            next_obs, rewards, terminated, truncated, infos = self.env.step(actions)
+        except Exception as exc:  # the env's own bug: the loop reports it with the step
+            raise faults.EnvStepFailure(exc) from exc
+        faults.check_env_values(next_obs, rewards)
         ends = terminated | truncated
         self.episode_return += rewards * valid  # an autoreset step is no part of any episode
         self.episode_length += valid

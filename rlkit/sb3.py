@@ -50,7 +50,7 @@ class TorsoExtractor(BaseFeaturesExtractor):
 
 RUN_KEYS = frozenset({
     "seed", "total_timesteps", "n_envs", "vectorization", "env_kwargs", "eval_freq",
-    "eval_episodes", "log_freq", "device", "torch_threads", "fast_paths",
+    "eval_episodes", "log_freq", "checkpoint_freq", "device", "torch_threads", "fast_paths",
 })
 """How a run is set up rather than what the agent learns with: a comparison gives both sides the
 same seeds, envs, budget, evaluation and device."""

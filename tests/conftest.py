@@ -134,7 +134,7 @@ def interrupt_and_resume(tmp_path, monkeypatch):
     import rlkit
     from rlkit.metrics import read_metrics
 
-    def run(make, at):
+    def run(make, at, signum=signal.SIGINT):
         full = make()
         full.learn(run_dir=tmp_path / "full")
         part = make()
@@ -142,8 +142,8 @@ def interrupt_and_resume(tmp_path, monkeypatch):
 
         def update_then_sigint():
             calls["n"] += 1
-            if calls["n"] == at:  # Ctrl-C in the middle of training
-                os.kill(os.getpid(), signal.SIGINT)
+            if calls["n"] == at:  # Ctrl-C (or SIGTERM) in the middle of training
+                os.kill(os.getpid(), signum)
             return original()
 
         monkeypatch.setattr(part, "update", update_then_sigint)

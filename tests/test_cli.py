@@ -141,3 +141,14 @@ def test_ctrl_c_checkpoints_and_resume_continues(tmp_path):
     rows = read_metrics(run_dir)
     assert rows[: len(rows_before)] == rows_before and rows[-1]["global_step"] == target
     assert rlkit.load(Path(run_dir)).global_step == target
+
+
+def test_set_seed_is_the_seed_and_seed_wins_over_it(tmp_path, capsys):
+    """--set seed=3 is an ordinary key (it once collided with make()'s own seed argument)."""
+    for args, seed in ((["--set", "seed=3"], 3), (["--set", "seed=3", "--seed", "5"], 5)):
+        code, _ = run_in_process(capsys, "train", "ppo", "CartPole-v1", *args,
+                                 "--total-timesteps", "64", "--runs-dir", str(tmp_path / "r"),
+                                 "--no-progress", "--wandb-mode", "disabled")
+        assert code in (0, None)
+        assert any(path.name.startswith(f"ppo-CartPole-v1-{seed}-")
+                   for path in (tmp_path / "r").iterdir())

@@ -56,6 +56,7 @@ def test_compare_writes_every_file_with_both_libraries_and_resumes(tmp_path, cap
     (["compare", "nope", "CartPole-v1"], "unknown algorithm 'nope'"),
     (["compare", "ppo", "CartPole-v1", "--seeds", "5-2"], "seed range '5-2' runs backwards"),
     (["compare", "ppo", "CartPole-v1", "--seeds", "a-b"], "--seeds expects a range"),
+    (["compare", "ppo", "CartPole-v1", "--set", "seed=3"], "seeds come from --seeds"),
     (["compare", "a2c", "rlkit/CartPoleNoVel-v0"], "neither SB3 nor sb3-contrib has a "
                                                    "recurrent A2C"),
 ])

@@ -2,6 +2,7 @@
 
 import pytest
 
+import rlkit
 from rlkit.agents.ppo import PPOConfig
 from rlkit.config import from_dict, parse_set, resolve_config
 from rlkit.errors import ConfigError
@@ -80,3 +81,25 @@ def test_round_trip_through_dict():
     import dataclasses
 
     assert from_dict(PPOConfig, dataclasses.asdict(cfg)) == cfg
+
+
+@pytest.mark.parametrize("overrides", [
+    {"buffer_size": 10**12},  # numpy cannot allocate the replay buffer
+    {"approximator": {"hidden_sizes": [10**6, 10**6]}},  # torch cannot allocate the layer
+])
+def test_a_config_too_big_for_this_machines_memory_is_a_config_error(overrides):
+    with pytest.raises(ConfigError, match="needs more memory than this machine has"):
+        rlkit.make("dqn", "CartPole-v1", seed=0, **overrides)
+
+
+@pytest.mark.parametrize("items", [["a=1", "a.b=2"], ["a.b=2", "a=1"]])
+def test_set_giving_a_key_a_value_and_sub_keys_is_a_config_error(items):
+    with pytest.raises(ConfigError, match="a value and also sets keys inside it"):
+        parse_set(items)
+
+
+def test_a_config_file_that_is_not_text_is_a_config_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"\x80\xff lr: 1")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        rlkit.make("ppo", "CartPole-v1", config_file=path)

@@ -37,6 +37,7 @@ COMMON = {  # TrainConfig and ApproximatorConfig: every agent
     "clip_reward": "test_rollout.py::test_clip_reward_learns_the_sign_and_reports_the_score",
     "fast_paths":
         "fast/test_switch.py::test_config_key_and_environment_variable_turn_every_path_off",
+    "checkpoint_freq": "test_faults.py::test_checkpoint_freq_is_independent_of_eval_freq",
     "approximator.type": "test_networks.py::test_unknown_torso_is_a_config_error",
     "approximator.activation": "test_networks.py::test_mlp_computes_the_configured_layers",
     "approximator.layer_norm": "test_networks.py::test_mlp_computes_the_configured_layers",
