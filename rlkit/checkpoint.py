@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint (file or run directory) with ``torch.load(weights_only=True)``."""
     path = resolve_checkpoint_path(path)
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickles before refusing them
+            warnings.simplefilter("ignore")
+            raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files
         raise CheckpointError(
             f"checkpoint '{path}' is corrupt or not an rlkit checkpoint "

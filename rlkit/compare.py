@@ -214,10 +214,22 @@ def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
                                                   "torch_threads": 1})
     wandb_args = {"group": group, "name": spec.name, "job_type": spec.library,
                   "tags": [spec.library, spec.algo, spec.env_id]}
+    budget = spec.total_timesteps
+    begun = (rlkit.load(run_dir) if spec.library == "rlkit"
+             and (run_dir / "checkpoint.pt").is_file() else None)
+    if begun is not None and begun.can_collect:
+        # a run the interrupted comparison had begun: on from its last checkpoint (the loop
+        # moves the metrics rows logged after it aside)
+        agent, budget = begun, None
+    elif (run_dir / "metrics.jsonl").is_file():  # SB3's side starts again from scratch
+        stale = (run_dir / "metrics.jsonl").read_text()
+        with (run_dir / "metrics.discarded.jsonl").open("a") as handle:
+            handle.write(stale)
+        (run_dir / "metrics.jsonl").unlink()
     if spec.library == "rlkit":
         from rlkit.loop import train
 
-        out = train(agent, spec.total_timesteps, run_dir=run_dir, wandb_mode=wandb_mode,
+        out = train(agent, budget, run_dir=run_dir, wandb_mode=wandb_mode,
                     wandb_args=wandb_args, capture_video=capture_video)
         result = {"wall_time": out.wall_time, "global_step": out.global_step,
                   "eval_mean": out.eval_mean, "eval_std": out.eval_std}

@@ -50,6 +50,54 @@ def test_compare_writes_every_file_with_both_libraries_and_resumes(tmp_path, cap
     assert {p: p.stat().st_mtime_ns for p in finished} == finished  # nothing ran again
 
 
+def test_an_interrupted_comparison_resumes_rlkits_run_from_its_checkpoint(
+        tmp_path, capsys, monkeypatch):
+    """A run the comparison had begun goes on from its checkpoint and ends with the metrics of
+    an uninterrupted one; SB3's begun run starts again, its old rows moved aside."""
+    import os
+    import signal
+
+    import rlkit
+    from rlkit.loop import train
+    from rlkit.metrics import read_metrics
+
+    args = ["--seeds", "0", "--total-timesteps", "512", "--set", "eval_freq=256",
+            "--set", "eval_episodes=2", "--set", "n_envs=2", "--set", "n_steps=64",
+            "--set", "batch_size=64", "--set", "log_freq=128", "--workers", "1",
+            "--no-progress"]
+    code, _, err = run_cli(capsys, "compare", "ppo", "CartPole-v1", *args,
+                           "--out", str(tmp_path / "clean"))
+    assert code in (0, None), err
+    # the comparison that was killed: rlkit's run checkpointed at step 256, SB3's begun
+    out = tmp_path / "killed"
+    begun = out / "runs" / "rlkit-ppo-CartPole-v1-0"
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, torch_threads=1, eval_freq=256,
+                       eval_episodes=2, n_envs=2, n_steps=64, batch_size=64, log_freq=128)
+    original, calls = agent.update, {"n": 0}
+
+    def update_then_sigint():
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original()
+
+    monkeypatch.setattr(agent, "update", update_then_sigint)
+    assert train(agent, 512, run_dir=begun).interrupted
+    sb3_dir = out / "runs" / "sb3-ppo-CartPole-v1-0"
+    sb3_dir.mkdir(parents=True)
+    (sb3_dir / "metrics.jsonl").write_text('{"global_step": 999999}\n')
+    code, _, err = run_cli(capsys, "compare", "ppo", "CartPole-v1", *args, "--out", str(out))
+    assert code in (0, None), err
+
+    def rows(path):
+        return [{k: v for k, v in row.items() if k != "charts/SPS"} for row in read_metrics(path)]
+
+    assert rows(begun) == rows(tmp_path / "clean" / "runs" / "rlkit-ppo-CartPole-v1-0")
+    assert not (begun / "metrics.discarded.jsonl").exists()  # resumed, not begun again
+    assert 999999 not in [row["global_step"] for row in read_metrics(sb3_dir)]
+    assert "999999" in (sb3_dir / "metrics.discarded.jsonl").read_text()
+
+
 @pytest.mark.parametrize("args, message", [
     (["compare", "ppo", "CartPol-v1"], "unknown env id 'CartPol-v1'"),
     (["compare", "reinforce", "CartPole-v1"], "SB3 has no counterpart of rlkit's 'reinforce'"),

@@ -94,6 +94,7 @@ def test_random_yaml_files_give_a_config_or_one_error_line(tmp_path_factory, alg
 
 @FUZZ
 @given(content=st.binary(max_size=400))
+@pytest.mark.filterwarnings("error")  # no torch warning on stderr next to the error line
 def test_random_bytes_as_a_checkpoint_are_a_checkpoint_error(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
     path.write_bytes(content)
@@ -132,7 +133,7 @@ class Payload:
         return os.system, (f"touch {self.marker}",)
 
 
-@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.filterwarnings("error")  # nothing but the CheckpointError reaches the user
 def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
     import torch
 
