@@ -1,0 +1,182 @@
+"""Train every per-env entry of ``configs/*.yaml`` with no flags and write ``benchmarks/TUNED.md``.
+
+    python benchmarks/tuned_configs.py [--seeds 0-2] [--workers 2] [--only ppo/CartPole-v1 ...]
+                                       [--max-steps N] [--out benchmarks/TUNED.md]
+
+Each entry trains as ``rlkit train ALGO ENV --seed S`` would (its own budget, one torch thread
+per process, ``--workers`` processes sharing the cores), then gets 20 deterministic evaluation
+episodes in a plain Gymnasium loop (``rlkit.evaluate``'s seeds). A uniformly random policy is
+evaluated on the same episodes. An entry passes when its normalized score
+``(mean - random) / (reference - random)`` is 0.9 or more, the reference being rl-zoo's
+benchmark (``benchmark.md`` of DLR-RM/rl-baselines3-zoo: one trained agent per entry) where it
+has the env, else the bar this project set for the entry (its learning test or issue). Entries
+whose budget exceeds ``--max-steps`` are listed as not run. Results are cached per run in
+``--cache`` (one JSON file each), so a rerun trains only what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+EPISODES = 20
+# wildcard entries are trained on one env they cover
+REPRESENTATIVE = {"ALE/*": "ALE/Pong-v5", "MinAtar/*": "MinAtar/Breakout-v1"}
+# (algo, env) -> (reference score, where it comes from)
+ZOO = "rl-zoo"
+REFERENCES: dict[tuple[str, str], tuple[float, str]] = {
+    ("ppo", "CartPole-v1"): (500.0, ZOO), ("ppo", "Acrobot-v1"): (-73.5, ZOO),
+    ("ppo", "Pendulum-v1"): (-172.2, ZOO), ("ppo", "LunarLander-v3"): (242.1, ZOO + " (v2)"),
+    ("ppo", "ALE/*"): (21.0, ZOO + " (PongNoFrameskip-v4)"),
+    ("a2c", "CartPole-v1"): (500.0, ZOO), ("a2c", "Acrobot-v1"): (-83.4, ZOO),
+    ("a2c", "Pendulum-v1"): (-163.0, ZOO),
+    ("dqn", "CartPole-v1"): (500.0, ZOO), ("dqn", "Acrobot-v1"): (-76.6, ZOO),
+    ("dqn", "MountainCar-v0"): (-100.8, ZOO),
+    ("dqn", "ALE/*"): (20.6, ZOO + " (PongNoFrameskip-v4)"),
+    ("reinforce", "CartPole-v1"): (500.0, "the env's maximum"),
+}
+BARS: dict[str, tuple[float, str]] = {  # env -> the project's bar where rl-zoo has none
+    "rlkit/PixelGrid-v0": (1.0, "success rate 1"),
+    "rlkit/Chain-v0": (0.82, "the optimum (issue 14)"),
+    "rlkit/CartPoleNoVel-v0": (500.0, "the env's maximum"),
+    "rlkit/PendulumNoVel-v0": (-172.2, "rl-zoo's Pendulum-v1 PPO"),
+    "rlkit/Recall-v0": (1.0, "the optimum"),
+    "MinAtar/*": (30.0, "MinAtar paper's DQN on Breakout (about 30)"),
+    "FrozenLake-v1": (0.74, "the optimal policy (about 0.74)"),
+    "Taxi-v4": (7.9, "the optimal policy (about 7.9)"),
+    "CliffWalking-v1": (-13.0, "the optimal path"),
+    "rlkit/Rooms-v0": (None, "the env's optimum (its reward_threshold)"),
+    "rlkit/RandomWalk-v0": (None, "the env's optimum (its reward_threshold)"),
+}
+
+
+def entries(only: list[str]) -> list[tuple[str, str]]:
+    from rlkit.config import tuned_envs
+    from rlkit.registry import agent_names
+
+    # TD(0) evaluates a fixed policy: its return is that policy's (its tests check the values)
+    out = [(algo, env) for algo in agent_names() if algo != "td0" for env in tuned_envs(algo)]
+    return [e for e in out if not only or f"{e[0]}/{e[1]}" in only]
+
+
+def reference(algo: str, env: str, env_id: str) -> tuple[float | None, str]:
+    if (algo, env) in REFERENCES:
+        return REFERENCES[(algo, env)]
+    value, source = BARS.get(env, (None, "none"))
+    if value is None:
+        import gymnasium as gym
+
+        import rlkit.envs  # noqa: F401 - registers rlkit's envs
+
+        value = gym.spec(env_id).reward_threshold
+    return value, source
+
+
+def budget(algo: str, env_id: str) -> int:
+    import rlkit
+
+    return rlkit.make(algo, env_id, seed=0).config.total_timesteps
+
+
+def train_one(algo: str, env_id: str, seed: int, cache: str) -> dict:
+    """Train with no flags, then evaluate the trained and a random policy (one process)."""
+    path = Path(cache) / f"{algo}-{env_id.replace('/', '_')}-{seed}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    import time
+
+    import torch
+
+    import rlkit
+    from rlkit.evaluation import evaluate
+
+    torch.set_num_threads(1)
+    agent = rlkit.make(algo, env_id, seed=seed)
+    start = time.perf_counter()
+    agent.learn()
+    wall = time.perf_counter() - start
+    trained = evaluate(agent, EPISODES)["mean_return"]
+    random_agent = RandomPolicy(agent)
+    random = evaluate(random_agent, EPISODES)["mean_return"]
+    result = {"algo": algo, "env_id": env_id, "seed": seed, "steps": agent.global_step,
+              "wall": wall, "score": trained, "random": random}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
+class RandomPolicy:
+    """Uniformly random actions, seen through the part of an agent ``evaluate`` uses."""
+
+    has_memory = False
+
+    def __init__(self, agent) -> None:
+        self.env_id, self.config = agent.env_id, agent.config
+        self.space = agent.action_space
+        self.space.seed(agent.config.seed)
+
+    def modules(self) -> dict:
+        return {}
+
+    def predict(self, obs, deterministic: bool = True):
+        return np.array([self.space.sample() for _ in range(len(obs))])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="0-2")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="algo/env entries, e.g. ppo/CartPole-v1")
+    parser.add_argument("--max-steps", type=int, default=10**12)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "TUNED.md"))
+    parser.add_argument("--cache", default=str(Path(__file__).parent / ".tuned_cache"))
+    args = parser.parse_args()
+    from rlkit.compare import parse_seeds
+
+    seeds = parse_seeds(args.seeds)
+    plan = [(algo, env, REPRESENTATIVE.get(env, env)) for algo, env in entries(args.only)]
+    budgets = {(a, e): budget(a, i) for a, e, i in plan}
+    jobs = [(a, i, s) for a, e, i in plan for s in seeds if budgets[(a, e)] <= args.max_steps]
+    results: dict[tuple[str, str], list[dict]] = {}
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = [pool.submit(train_one, a, i, s, args.cache) for a, i, s in jobs]
+        for future in as_completed(futures):
+            r = future.result()
+            results.setdefault((r["algo"], r["env_id"]), []).append(r)
+            print(f"{r['algo']} {r['env_id']} seed {r['seed']}: {r['score']:.2f} "
+                  f"(random {r['random']:.2f}, {r['wall']:.0f} s)", flush=True)
+
+    lines = ["# Tuned configs, trained with no flags", "",
+             f"`python benchmarks/tuned_configs.py --seeds {args.seeds}`: every per-env entry of "
+             f"`configs/*.yaml`, seeds {args.seeds}, its own budget; the final {EPISODES} "
+             "deterministic evaluation episodes. Normalized score = (mean - random) / "
+             "(reference - random), the random policy's score measured on the same episodes; "
+             "pass at 0.9.", "",
+             "| algo | env | budget | mean +- std | random | reference (source) | normalized "
+             "| result |", "|---|---|---|---|---|---|---|---|"]
+    for algo, env, env_id in plan:
+        ref, source = reference(algo, env, env_id)
+        runs = results.get((algo, env_id))
+        shown_env = env if env == env_id else f"{env} ({env_id})"
+        if not runs:
+            lines.append(f"| {algo} | {shown_env} | {budgets[(algo, env)]} | not run | | "
+                         f"{ref} ({source}) | | - |")
+            continue
+        scores = np.array([r["score"] for r in runs])
+        random = float(np.mean([r["random"] for r in runs]))
+        normalized = (scores.mean() - random) / (ref - random) if ref is not None else np.nan
+        verdict = "pass" if normalized >= 0.9 else "FAIL"
+        lines.append(f"| {algo} | {shown_env} | {budgets[(algo, env)]} | {scores.mean():.2f} +- "
+                     f"{scores.std():.2f} | {random:.2f} | {ref} ({source}) | "
+                     f"{normalized:.2f} | {verdict} |")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
