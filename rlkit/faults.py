@@ -66,35 +66,51 @@ def _modules(agent: Any) -> list[torch.nn.Module]:
     return [m for m in agent.modules().values() if isinstance(m, torch.nn.Module)]
 
 
-def first_non_finite(agent: Any, metrics: dict[str, Any]) -> str | None:
+def _total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The 2-norm of all ``tensors`` together, in one fused call (inf or nan if any element
+    is)."""
+    total = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    if total is not None:
+        return total(tensors, error_if_nonfinite=False)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))
+
+
+def first_non_finite(agent: Any, metrics: dict[str, Any], weights: bool = True) -> str | None:
     """The first non-finite quantity after an update, named for the user (a loss's metric
-    key, ``the gradient of <parameter>``, ``parameter <name>``), or None."""
+    key, ``the gradient of <parameter>``, ``parameter <name>``), or None.
+
+    The weights: one fused norm over every trained parameter and its gradient (a target
+    network, which is not trained, is skipped); the search for the culprit runs only when
+    that norm is not finite."""
     for key, value in metrics.items():
         scalar = float(value.item() if isinstance(value, torch.Tensor) else value)
         if not np.isfinite(scalar):
             return f"{key} = {scalar}"
-    for module in _modules(agent):
-        named = [(name, p) for name, p in module.named_parameters()]
-        if not named:
-            continue
-        # one reduction and one sync per module: is every parameter (and gradient) finite?
-        flags = torch.stack([p.isfinite().all() for _, p in named])
-        grads = [(name, p.grad) for name, p in named if p.grad is not None]
-        grad_flags = torch.stack([g.isfinite().all() for _, g in grads]) if grads else None
-        if grad_flags is not None and not bool(grad_flags.all()):
-            name = grads[int((~grad_flags).nonzero()[0])][0]
-            return f"the gradient of {type(module).__name__}.{name}"
-        if not bool(flags.all()):
-            name = named[int((~flags).nonzero()[0])][0]
-            return f"parameter {type(module).__name__}.{name}"
-    return None
+    if not weights:
+        return None
+    named = [(f"{type(module).__name__}.{name}", p) for module in _modules(agent)
+             for name, p in module.named_parameters() if p.requires_grad]
+    tensors = [p for _, p in named] + [p.grad for _, p in named if p.grad is not None]
+    if not tensors or bool(torch.isfinite(_total_norm(tensors))):
+        return None
+    for name, p in named:
+        if p.grad is not None and not bool(p.grad.isfinite().all()):
+            return f"the gradient of {name}"
+    for name, p in named:
+        if not bool(p.isfinite().all()):
+            return f"parameter {name}"
+    return None  # finite values whose norm overflows float32: not a divergence yet
 
 
-def check_update(agent: Any, metrics: dict[str, Any], checkpoint_step: int | None) -> None:
-    """Raise RunError when the update left a non-finite loss, gradient or parameter."""
+def check_update(agent: Any, metrics: dict[str, Any], checkpoint_step: int | None,
+                 weights: bool = True) -> None:
+    """Raise RunError when the update left a non-finite loss (checked every update: a few
+    floats), or, with ``weights``, a non-finite gradient or parameter (the loop asks for that
+    with every metrics row and before every checkpoint: a NaN weight makes the next loss NaN
+    anyway, and no checkpoint ever holds one)."""
     if not CHECK_FINITE:
         return
-    bad = first_non_finite(agent, metrics)
+    bad = first_non_finite(agent, metrics, weights)
     if bad is not None:
         raise RunError(f"training diverged at step {agent.global_step}: {bad} is not finite; "
                        f"{_kept(checkpoint_step)}; {ADVICE}", checkpoint_step)

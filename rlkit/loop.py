@@ -236,6 +236,7 @@ def _train(agent: Agent, run_dir: Path | None, wandb_mode: str, progress: bool,
     def save() -> None:
         nonlocal checkpoint_step
         if run_dir is not None:
+            faults.check_update(agent, {}, checkpoint_step)  # a NaN model is never saved
             path = run_dir / CHECKPOINT_NAME
             try:
                 agent.save(path)
@@ -284,7 +285,8 @@ def _train(agent: Agent, run_dir: Path | None, wandb_mode: str, progress: bool,
                 while agent.can_collect and not guard.interrupted:
                     collect(agent.global_step)
                     metrics = agent.update()
-                    faults.check_update(agent, metrics or {}, checkpoint_step)
+                    faults.check_update(agent, metrics or {}, checkpoint_step,
+                                        weights=agent.global_step >= agent.next_log)
                     if metrics:
                         update_metrics = metrics
                     if not agent.can_collect:

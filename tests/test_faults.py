@@ -231,6 +231,18 @@ def test_a_non_finite_loss_gradient_or_parameter_stops_the_run_and_keeps_the_che
     assert read_metrics(run_dir)[-1]["global_step"] == 512  # flushed; no row of the NaN
 
 
+def test_weights_are_checked_before_every_checkpoint_whatever_the_log_freq(tmp_path):
+    """With no metrics row due, the weights are still checked before the checkpoint: a NaN
+    parameter is caught at the save, which then does not happen."""
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, total_timesteps=4096, n_envs=2,
+                       n_steps=128, batch_size=64, n_epochs=1, eval_freq=0,
+                       checkpoint_freq=256, log_freq=10**6)
+    _poison(agent, "parameter")
+    with pytest.raises(RunError, match="diverged at step 768: parameter ActorCritic"):
+        agent.learn(run_dir=tmp_path / "run")
+    assert rlkit.load(tmp_path / "run").global_step == 512
+
+
 class NaNAfter(gym.Env):
     """A 1-D env whose ``quantity`` becomes NaN at the ``at``-th step."""
 
