@@ -214,14 +214,17 @@ def wandb_records():
 
     block, header = 32768, 7
 
-    def read(run_dir, timeout=60.0):
+    def read(run_dir, timeout=60.0, index=None):
         """Parse the file; W&B's service may still be writing it after finish() returns (seen
-        under CI load), so read again until its exit record is there."""
+        under CI load), so read again until its exit record is there. ``index``: the
+        index-th of several offline runs (a resumed run's), in the order they began."""
         import time
 
         deadline = time.monotonic() + timeout
         while True:
-            paths = list(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+            paths = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+            if index is not None:
+                paths = paths[index:index + 1]
             records = parse(paths[0]) if len(paths) == 1 else []
             if any(r.HasField("exit") for r in records) or time.monotonic() > deadline:
                 return records

@@ -493,3 +493,39 @@ def test_wandb_trouble_never_stops_training(tmp_path, capsys, monkeypatch, troub
     assert read_metrics(run_dir)[-1]["global_step"] == 2048  # every row, in metrics.jsonl
     if run is not None:
         assert run.calls == run.fail_at  # no W&B call after the failure
+
+
+def test_a_resumed_run_goes_on_in_its_wandb_run_from_the_checkpoint(tmp_path, wandb_records,
+                                                                    monkeypatch):
+    """Interrupted at step 768 and resumed: the offline W&B run is resumed under its id, and
+    what it logs after the resume starts past the checkpoint's step; the two segments hold
+    every row of metrics.jsonl once."""
+    agent = rlkit.make("ppo", "CartPole-v1", seed=0, total_timesteps=1536, n_envs=2,
+                       n_steps=128, batch_size=64, n_epochs=1, eval_freq=0, log_freq=256)
+    original, calls = agent.update, {"n": 0}
+
+    def update_then_sigterm():
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original()
+
+    monkeypatch.setattr(agent, "update", update_then_sigterm)
+    run_dir = tmp_path / "run"
+    agent.learn(run_dir=run_dir, wandb_mode="offline")
+    saved = rlkit.load(run_dir).global_step
+    assert saved == 768
+    rlkit.load(run_dir).learn(run_dir=run_dir, wandb_mode="offline")
+
+    def segment(index):
+        records = wandb_records(run_dir, index=index)
+        run_ids = {r.run.run_id for r in records if r.HasField("run")}
+        steps = [json.loads(item.value_json) for r in records if r.HasField("history")
+                 for item in r.history.item
+                 if ("/".join(item.nested_key) or item.key) == "global_step"]
+        return run_ids, steps
+
+    (first_id, first_steps), (second_id, second_steps) = segment(0), segment(1)
+    assert first_id == second_id == {(run_dir / "wandb_id.txt").read_text().strip()}
+    assert max(first_steps) <= saved < min(second_steps)
+    assert first_steps + second_steps == [row["global_step"] for row in read_metrics(run_dir)]
