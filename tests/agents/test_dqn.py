@@ -2,8 +2,6 @@
 weights, priorities, double Q, truncation), bad input, target updates, save/load, exact resume
 and a learning test."""
 
-import os
-import signal
 
 import gymnasium as gym
 import numpy as np
@@ -21,7 +19,6 @@ from rlkit.agents.dqn import (
 from rlkit.cli import main
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError, RlkitError
-from rlkit.metrics import read_metrics
 from rlkit.networks import QNetwork
 from rlkit.prioritized import PrioritizedReplayBuffer
 
@@ -379,36 +376,15 @@ def test_collect_stores_truncation_as_non_terminal(counter, n_step, end):
     {},  # PER + double Q
     {"n_step": 3, "prioritized": False, "dueling": True, "normalize_obs": True, "tau": 0.3},
 ])
-def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch, options):
-    full = rlkit.make("dqn", "CartPole-v1", seed=1, n_envs=2, **SMALL, **options)
-    full.learn(run_dir=tmp_path / "full")
-
-    part = rlkit.make("dqn", "CartPole-v1", seed=1, n_envs=2, **SMALL, **options)
-    calls = {"n": 0}
-    original = part.update
-
-    def update_then_sigint():
-        calls["n"] += 1
-        if calls["n"] == 7:  # Ctrl-C once training has started
-            os.kill(os.getpid(), signal.SIGINT)
-        return original()
-
-    monkeypatch.setattr(part, "update", update_then_sigint)
-    part.learn(run_dir=tmp_path / "part")
-    assert 0 < part.global_step < full.global_step and part.n_updates > 0
-
-    resumed = rlkit.load(tmp_path / "part")
-    resumed.learn(run_dir=tmp_path / "part")
-    assert resumed.global_step == full.global_step
+def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, options):
+    """Ctrl-C once training has started (the 7th update), then --resume: the replay buffer,
+    n-step queue, target network and counters come back, and every metrics row and weight
+    equals the uninterrupted run's."""
+    full, resumed = interrupt_and_resume(
+        lambda: rlkit.make("dqn", "CartPole-v1", seed=1, n_envs=2, **SMALL, **options), at=7)
     assert resumed.n_updates == full.n_updates
     for key, value in full.q_net.state_dict().items():
         torch.testing.assert_close(resumed.q_net.state_dict()[key], value, rtol=0, atol=0)
-    strip = ("charts/SPS",)
-    rows_full = [{k: v for k, v in r.items() if k not in strip}
-                 for r in read_metrics(tmp_path / "full")]
-    rows_part = [{k: v for k, v in r.items() if k not in strip}
-                 for r in read_metrics(tmp_path / "part")]
-    assert rows_part == rows_full
 
 
 
@@ -777,28 +753,13 @@ def test_bayes_config_errors(override, message):
         rlkit.make("dqn", "CartPole-v1", seed=0, **override)
 
 
-def test_thompson_run_resumes_bit_identically(tmp_path, monkeypatch):
+def test_thompson_run_resumes_bit_identically(interrupt_and_resume):
     """The posterior, each env's draw and the redraw flags travel in the checkpoint."""
     small = dict(total_timesteps=1200, eval_freq=400, posterior_update_interval=200,
                  learning_starts=100, n_envs=2)
-    full = rlkit.make("dqn", "rlkit/Chain-v0", seed=1, **small)
-    full.learn(run_dir=tmp_path / "full")
-    part = rlkit.make("dqn", "rlkit/Chain-v0", seed=1, **small)
-    calls = {"n": 0}
-    original = part.update
-
-    def update_then_sigint():
-        calls["n"] += 1
-        if calls["n"] == 80:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original()
-
-    monkeypatch.setattr(part, "update", update_then_sigint)
-    part.learn(run_dir=tmp_path / "part")
-    assert 0 < part.global_step < full.global_step and part.posterior_step > 0
-    resumed = rlkit.load(tmp_path / "part")
-    resumed.learn(run_dir=tmp_path / "part")
-    assert resumed.global_step == full.global_step
+    full, resumed = interrupt_and_resume(
+        lambda: rlkit.make("dqn", "rlkit/Chain-v0", seed=1, **small), at=80)
+    assert resumed.posterior_step > 0
     torch.testing.assert_close(resumed.posterior.mean, full.posterior.mean, rtol=0, atol=0)
     torch.testing.assert_close(resumed.thompson_weights, full.thompson_weights, rtol=0, atol=0)
     for key, value in full.q_net.state_dict().items():
