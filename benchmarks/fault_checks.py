@@ -36,8 +36,10 @@ def main() -> None:
             agent.learn(args.steps)
             times[checks].append(time.perf_counter() - start)
     on, off = statistics.median(times[True]), statistics.median(times[False])
+    ratios = [a / b for a, b in zip(times[True], times[False], strict=True)]
     print(f"{args.algo} {args.env}, {args.steps} steps, {args.pairs} pairs (median wall s): "
-          f"checks on {on:.2f}, off {off:.2f}; overhead {100 * (on / off - 1):+.1f} %")
+          f"checks on {on:.2f}, off {off:.2f}; overhead {100 * (on / off - 1):+.1f} % "
+          f"(per pair: {', '.join(f'{100 * (r - 1):+.1f}' for r in ratios)})")
 
 
 if __name__ == "__main__":
