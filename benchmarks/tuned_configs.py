@@ -151,8 +151,10 @@ def main() -> None:
             print(f"{r['algo']} {r['env_id']} seed {r['seed']}: {r['score']:.2f} "
                   f"(random {r['random']:.2f}, {r['wall']:.0f} s)", flush=True)
 
+    limit = "" if args.max_steps >= 10**12 else f" --max-steps {args.max_steps}"
     lines = ["# Tuned configs, trained with no flags", "",
-             f"`python benchmarks/tuned_configs.py --seeds {args.seeds}`: every per-env entry of "
+             f"`python benchmarks/tuned_configs.py --seeds {args.seeds}{limit}`: every per-env "
+             "entry of "
              f"`configs/*.yaml`, seeds {args.seeds}, its own budget; the final {EPISODES} "
              "deterministic evaluation episodes. Normalized score = (mean - random) / "
              "(reference - random), the random policy's score measured on the same episodes; "
@@ -169,8 +171,11 @@ def main() -> None:
             continue
         scores = np.array([r["score"] for r in runs])
         random = float(np.mean([r["random"] for r in runs]))
-        normalized = (scores.mean() - random) / (ref - random) if ref is not None else np.nan
-        verdict = "pass" if normalized >= 0.9 else "FAIL"
+        if ref is None or ref == random:
+            normalized, verdict = np.nan, "no reference"  # nothing to normalize against
+        else:
+            normalized = (scores.mean() - random) / (ref - random)
+            verdict = "pass" if normalized >= 0.9 else "FAIL"
         lines.append(f"| {algo} | {shown_env} | {budgets[(algo, env)]} | {scores.mean():.2f} +- "
                      f"{scores.std():.2f} | {random:.2f} | {ref} ({source}) | "
                      f"{normalized:.2f} | {verdict} |")
