@@ -8,16 +8,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
-
-# MKL's results depend on the memory alignment of its inputs unless asked for conditional
-# numerical reproducibility: observations arrive in numpy arrays at varying alignments, so a
-# resumed run drifted from the uninterrupted one in the last bits (found by a test of
-# SIGTERM and --resume). STRICT keeps MKL's fastest code path for this CPU; it must be set
-# before MKL's first matrix product, which importing rlkit comes before in every normal use.
-os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 from rlkit.errors import CheckpointError, ConfigError, RlkitError
 
