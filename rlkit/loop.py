@@ -4,7 +4,7 @@ SIGINT (Ctrl-C) or SIGTERM (a scheduler's stop) finishes the current iteration, 
 checkpoint, flushes the metrics and returns; ``rlkit train ... --resume RUN_DIR`` continues from
 there. A second signal aborts. A run killed outright resumes from its last periodic checkpoint
 (``checkpoint_freq``): the metrics rows logged after it are moved to
-``metrics.discarded.jsonl`` and written again, the same, as training repeats those steps.
+``metrics.discarded.jsonl`` and written again as training repeats those steps.
 
 Faults end the run with a :class:`~rlkit.errors.RunError` (one line in the CLI) and never cost
 the last good checkpoint: a non-finite loss, gradient or parameter, or a non-finite value from

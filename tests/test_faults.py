@@ -130,10 +130,15 @@ def test_sigkill_then_resume_loses_at_most_checkpoint_freq_steps_and_no_metrics_
     rows, full_rows = rows_without_timing(run_dir), rows_without_timing(full_dir)
     steps = [row["global_step"] for row in rows]
     assert steps == sorted(set(steps))  # no step twice
-    # none missing: the same steps with the same keys (the values may differ in the last
-    # bits: MKL rounds by memory alignment, an open bug noted in issue 16)
+    # none missing: the same steps, each with the update's keys (the values may differ in
+    # the last bits, and so whether an episode ended in a row's interval: MKL rounds by
+    # memory alignment, an open bug noted in issue 16)
     assert steps == [row["global_step"] for row in full_rows]
-    assert [sorted(row) for row in rows] == [sorted(row) for row in full_rows]
+
+    def update_keys(row):
+        return sorted(k for k in row if not k.startswith("charts/episod"))
+
+    assert [update_keys(row) for row in rows] == [update_keys(row) for row in full_rows]
     if last_logged > saved:
         discarded = (run_dir / "metrics.discarded.jsonl").read_text().splitlines()
         assert len(discarded) >= 1
