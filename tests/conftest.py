@@ -124,11 +124,31 @@ def counter(register_env):
 
 
 @pytest.fixture
-def interrupt_and_resume(tmp_path, monkeypatch):
+def signal_during_update(monkeypatch):
+    """``signal_during_update(agent, at, signum=SIGINT)``: the agent's ``at``-th update first
+    sends this process ``signum`` (Ctrl-C, or a scheduler's SIGTERM, in mid-training)."""
+    import os
+    import signal
+
+    def arm(agent, at, signum=signal.SIGINT):
+        original, calls = agent.update, {"n": 0}
+
+        def update_then_signal():
+            calls["n"] += 1
+            if calls["n"] == at:
+                os.kill(os.getpid(), signum)
+            return original()
+
+        monkeypatch.setattr(agent, "update", update_then_signal)
+
+    return arm
+
+
+@pytest.fixture
+def interrupt_and_resume(tmp_path, signal_during_update):
     """``run(make, at) -> (full, resumed)``: ``make()`` trained without a break, and again with
     a Ctrl-C during its ``at``-th update, then loaded from the checkpoint and trained to the
     end. Checks that the metrics rows of both runs are equal (wall-clock SPS aside)."""
-    import os
     import signal
 
     import rlkit
@@ -138,15 +158,7 @@ def interrupt_and_resume(tmp_path, monkeypatch):
         full = make()
         full.learn(run_dir=tmp_path / "full")
         part = make()
-        original, calls = part.update, {"n": 0}
-
-        def update_then_sigint():
-            calls["n"] += 1
-            if calls["n"] == at:  # Ctrl-C (or SIGTERM) in the middle of training
-                os.kill(os.getpid(), signum)
-            return original()
-
-        monkeypatch.setattr(part, "update", update_then_sigint)
+        signal_during_update(part, at, signum)  # Ctrl-C (or SIGTERM) in mid-training
         part.learn(run_dir=tmp_path / "part")
         assert part.global_step < full.global_step
         resumed = rlkit.load(tmp_path / "part")

@@ -51,11 +51,9 @@ def test_compare_writes_every_file_with_both_libraries_and_resumes(tmp_path, cap
 
 
 def test_an_interrupted_comparison_resumes_rlkits_run_from_its_checkpoint(
-        tmp_path, capsys, monkeypatch):
+        tmp_path, capsys, signal_during_update):
     """A run the comparison had begun goes on from its checkpoint and ends with the metrics of
     an uninterrupted one; SB3's begun run starts again, its old rows moved aside."""
-    import os
-    import signal
 
     import rlkit
     from rlkit.loop import train
@@ -73,15 +71,7 @@ def test_an_interrupted_comparison_resumes_rlkits_run_from_its_checkpoint(
     begun = out / "runs" / "rlkit-ppo-CartPole-v1-0"
     agent = rlkit.make("ppo", "CartPole-v1", seed=0, torch_threads=1, eval_freq=256,
                        eval_episodes=2, n_envs=2, n_steps=64, batch_size=64, log_freq=128)
-    original, calls = agent.update, {"n": 0}
-
-    def update_then_sigint():
-        calls["n"] += 1
-        if calls["n"] == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original()
-
-    monkeypatch.setattr(agent, "update", update_then_sigint)
+    signal_during_update(agent, at=2)
     assert train(agent, 512, run_dir=begun).interrupted
     sb3_dir = out / "runs" / "sb3-ppo-CartPole-v1-0"
     sb3_dir.mkdir(parents=True)

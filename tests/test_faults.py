@@ -506,21 +506,13 @@ def test_wandb_trouble_never_stops_training(tmp_path, capsys, monkeypatch, troub
 
 
 def test_a_resumed_run_goes_on_in_its_wandb_run_from_the_checkpoint(tmp_path, wandb_records,
-                                                                    monkeypatch):
+                                                                    signal_during_update):
     """Interrupted at step 768 and resumed: the offline W&B run is resumed under its id, and
     what it logs after the resume starts past the checkpoint's step; the two segments hold
     every row of metrics.jsonl once."""
     agent = rlkit.make("ppo", "CartPole-v1", seed=0, total_timesteps=1536, n_envs=2,
                        n_steps=128, batch_size=64, n_epochs=1, eval_freq=0, log_freq=256)
-    original, calls = agent.update, {"n": 0}
-
-    def update_then_sigterm():
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original()
-
-    monkeypatch.setattr(agent, "update", update_then_sigterm)
+    signal_during_update(agent, at=3, signum=signal.SIGTERM)
     run_dir = tmp_path / "run"
     agent.learn(run_dir=run_dir, wandb_mode="offline")
     saved = rlkit.load(run_dir).global_step

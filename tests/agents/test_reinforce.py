@@ -1,7 +1,5 @@
 """REINFORCE: reward-to-go and baselines by hand, the bandit sign test, checkpoints, learning."""
 
-import os
-import signal
 
 import gymnasium as gym
 import numpy as np
@@ -145,21 +143,12 @@ def test_save_load_gives_identical_actions(tmp_path):
 
 
 @pytest.mark.numerics
-def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
+def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, signal_during_update):
     """The running episodes are part of the checkpoint, so resuming changes nothing."""
     full = rlkit.make("reinforce", "CartPole-v1", seed=1, **SMALL)
     full.learn(run_dir=tmp_path / "full")
     part = rlkit.make("reinforce", "CartPole-v1", seed=1, **SMALL)
-    calls = {"n": 0}
-    original = part.update
-
-    def update_then_sigint():
-        calls["n"] += 1
-        if calls["n"] == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original()
-
-    monkeypatch.setattr(part, "update", update_then_sigint)
+    signal_during_update(part, at=2)
     part.learn(run_dir=tmp_path / "part")
     assert part.global_step < full.global_step and part.episodes.size > 0
     resumed = rlkit.load(tmp_path / "part")

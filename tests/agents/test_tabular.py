@@ -1,8 +1,6 @@
 """Tabular TD agents: each update rule by hand, bootstrapping, masks, errors, checkpoints, and
 the acceptance learning checks on Rooms, RandomWalk, Taxi, CliffWalking and FrozenLake."""
 
-import os
-import signal
 
 import gymnasium as gym
 import numpy as np
@@ -259,21 +257,12 @@ def test_cliff_walking_arrows_and_time_limit():
     assert bare.config.env_kwargs == {"max_episode_steps": 1000}  # a greedy loop still ends
 
 
-def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
+def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, signal_during_update):
     kw = dict(n_envs=4, total_timesteps=4000, eval_freq=1000, log_freq=400)
     full = _agent("expected_sarsa", "Taxi-v4", **kw)
     full.learn(run_dir=tmp_path / "full")
     part = _agent("expected_sarsa", "Taxi-v4", **kw)
-    calls = {"n": 0}
-    original = part.update
-
-    def update_then_sigint():
-        calls["n"] += 1
-        if calls["n"] == 300:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original()
-
-    monkeypatch.setattr(part, "update", update_then_sigint)
+    signal_during_update(part, at=300)
     part.learn(run_dir=tmp_path / "part")
     assert part.global_step == 1200
     resumed = rlkit.load(tmp_path / "part")
