@@ -16,6 +16,9 @@ import click
 from rlkit.errors import RlkitError
 from rlkit.metrics import WANDB_MODES, default_wandb_mode
 
+RAY_ADDRESS_HELP = ("A Ray cluster to run on: auto (one started on this machine with `ray start "
+                    "--head`), HOST:PORT or ray://HOST:PORT")
+
 
 def _run_dir(root: Path, algo: str, env_id: str, seed: int) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -156,8 +159,9 @@ def eval_command(path, episodes, seed, video_dir, reconstructions) -> None:
               help="Record an evaluation episode at every evaluation of every run.")
 @click.option("--only", type=click.Choice(["rlkit"]),
               help="Run rlkit's side alone (an agent SB3 has no counterpart of: tabular).")
+@click.option("--ray-address", help=RAY_ADDRESS_HELP + " (default: local worker processes)")
 def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, out_dir,
-                    wandb_mode, progress, capture_video, only) -> None:
+                    wandb_mode, progress, capture_video, only, ray_address) -> None:
     """Train ALGO with rlkit and with Stable-Baselines3 on each ENV_ID and every seed, with the
     same hyperparameters and evaluation; write report.md, results.csv and the curves."""
     from rlkit.compare import parse_seeds, run_comparison
@@ -173,8 +177,92 @@ def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, o
                              parse_set(list(set_items)), out_dir, workers,
                              progress and sys.stdout.isatty(),
                              wandb_mode or default_wandb_mode(), capture_video,
-                             (only,) if only else ("rlkit", "sb3"))
+                             (only,) if only else ("rlkit", "sb3"), ray_address)
     print(f"{len(results)} runs; report: {out_dir / 'report.md'}")
+
+
+def _interrupted(what: str) -> None:
+    click.echo(f"interrupted; {what} keeps what finished: run the same command again to "
+               f"continue (begun runs resume from their checkpoints)", err=True)
+    sys.exit(130)
+
+
+@cli.command("sweep")
+@click.argument("algo")
+@click.argument("env_id")
+@click.option("--seeds", default="0-4", show_default=True, help="A range (0-4) or a list (0,3).")
+@click.option("--grid", "grid_items", multiple=True, metavar="KEY=V1,V2,...",
+              help="Values of a config key to cross with the others (repeatable; values are "
+                   "YAML, so [64,64],[256,256] is two lists).")
+@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key in every trial (repeatable).")
+@click.option("--total-timesteps", type=int, help="Env steps per trial (default: the config's).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="CPUs of the embedded Ray (trials at once) when no --ray-address is given.")
+@click.option("--ray-address", help=RAY_ADDRESS_HELP + " (default: an embedded local Ray)")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Sweep directory (default: sweeps/<algo>-<env>); on a cluster, a path every "
+                   "node reaches.")
+@click.option("--wandb-mode", type=click.Choice(WANDB_MODES),
+              help="W&B logging (default: offline unless W&B credentials are set).")
+def sweep_command(algo, env_id, seeds, grid_items, set_items, total_timesteps, workers,
+                  ray_address, out_dir, wandb_mode) -> None:
+    """Train ALGO on ENV_ID for every seed at every grid point, on Ray; write summary.md and
+    summary.csv (final evaluation per grid point, mean and 95 % CI over seeds)."""
+    from rlkit.compare import parse_seeds
+    from rlkit.config import parse_set
+    from rlkit.sweep import parse_grid, run_sweep
+
+    if total_timesteps is not None and total_timesteps < 1:
+        raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
+    out_dir = out_dir or Path("sweeps") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}"
+    try:
+        run_sweep(algo, env_id, parse_seeds(seeds), parse_grid(list(grid_items)),
+                  parse_set(list(set_items)), out_dir, total_timesteps, workers, ray_address,
+                  wandb_mode or default_wandb_mode())
+    except KeyboardInterrupt:
+        _interrupted("the sweep")
+    print(f"summary: {out_dir / 'summary.md'}")
+
+
+@cli.command("tune")
+@click.argument("algo")
+@click.argument("env_id")
+@click.option("--trials", "n_trials", type=int, required=True,
+              help="Trials in the study, counting those of earlier runs of this command.")
+@click.option("--space", "space_file", type=click.Path(path_type=Path),
+              help="Search-space YAML (default: configs/tune/<algo>.yaml).")
+@click.option("--storage", help="Optuna storage URL (default: sqlite:///<out>/study.db; "
+                                "postgresql://... to share a study between machines).")
+@click.option("--study-name", help="Default: <algo>-<env>.")
+@click.option("--total-timesteps", type=int, help="Env steps per trial (default: the config's).")
+@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key in every trial (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Every trial's seed, and the sampler's.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Trials at once (and the embedded Ray's CPUs).")
+@click.option("--ray-address", help=RAY_ADDRESS_HELP + " (default: an embedded local Ray)")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Tune directory (default: tune/<algo>-<env>).")
+@click.option("--wandb-mode", type=click.Choice(WANDB_MODES),
+              help="W&B logging (default: offline unless W&B credentials are set).")
+def tune_command(algo, env_id, n_trials, space_file, storage, study_name, total_timesteps,
+                 set_items, seed, workers, ray_address, out_dir, wandb_mode) -> None:
+    """Tune ALGO's config on ENV_ID with Optuna (TPE sampler, median pruner), trials on Ray;
+    write best.yaml, importance.png and history.png."""
+    from rlkit.config import parse_set
+    from rlkit.tune import run_tune
+
+    if total_timesteps is not None and total_timesteps < 1:
+        raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
+    out_dir = out_dir or Path("tune") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}"
+    try:
+        run_tune(algo, env_id, n_trials, out_dir, space_file, storage, study_name,
+                 total_timesteps, parse_set(list(set_items)), workers, ray_address, seed,
+                 wandb_mode or default_wandb_mode())
+    except KeyboardInterrupt:
+        _interrupted("the study")
 
 
 @cli.command("plot")

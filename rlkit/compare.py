@@ -241,38 +241,48 @@ def run_one(spec: RunSpec, out_dir: str, wandb_mode: str = "disabled",
     return result
 
 
+def claim_directory(out_dir: Path, kind: str, identity: dict[str, Any]) -> None:
+    """``out_dir/<kind>.json`` records what the directory holds; a rerun must match it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / f"{kind}.json"
+    if marker.exists() and json.loads(marker.read_text()) != identity:
+        raise RlkitError(f"'{out_dir}' holds a different {kind} ({marker.read_text().strip()}); "
+                         f"use another --out")
+    marker.write_text(json.dumps(identity))
+
+
+def run_one_retried(spec: RunSpec, out_dir: str, *args: Any) -> dict[str, Any]:
+    """``run_one`` as a Ray task: the comparison's driver holds its directory's lock, so a
+    run directory's lock is an earlier attempt's, whose worker died (maybe on another node)."""
+    from rlkit.faults import LOCK_NAME
+
+    (Path(out_dir) / "runs" / spec.name / LOCK_NAME).unlink(missing_ok=True)
+    return run_one(spec, out_dir, *args)
+
+
 def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
                    total_timesteps: int | None, overrides: dict[str, Any], out_dir: Path,
                    workers: int = 1, progress: bool = False,
                    wandb_mode: str = "disabled", capture_video: bool = False,
-                   libraries: tuple[str, ...] = LIBRARIES) -> list[dict[str, Any]]:
-    """Plan, check ``out_dir``, run what is not finished on ``workers`` processes, report.
-    With W&B on, every run and a ``report`` run (the figures as images) share one group."""
+                   libraries: tuple[str, ...] = LIBRARIES,
+                   ray_address: str | None = None) -> list[dict[str, Any]]:
+    """Plan, check ``out_dir``, run what is not finished on ``workers`` processes (or as tasks
+    on the Ray cluster at ``ray_address``), report. With W&B on, every run and a ``report`` run
+    (the figures as images) share one group."""
     specs = plan(algo, env_ids, seeds, total_timesteps, overrides, libraries)
     identity = {"algo": algo, "envs": env_ids, "seeds": seeds,
                 "total_timesteps": total_timesteps, "overrides": overrides}
     if libraries != LIBRARIES:
         identity["libraries"] = list(libraries)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    marker = out_dir / "comparison.json"
-    if marker.exists() and json.loads(marker.read_text()) != identity:
-        raise RlkitError(f"'{out_dir}' holds a different comparison "
-                         f"({marker.read_text().strip()}); use another --out")
-    marker.write_text(json.dumps(identity))
+    claim_directory(out_dir, "comparison", identity)
     results: list[dict[str, Any]] = []
     bar = _bar(progress, len(specs))
-    import multiprocessing
-
-    # spawn, not fork: a forked child of a process that has run torch can hang on its threads
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        group = f"compare-{algo}-{out_dir.resolve().name}"
-        futures = [pool.submit(run_one, spec, str(out_dir), wandb_mode, group, capture_video)
-                   for spec in specs]
-        for future in as_completed(futures):
-            results.append(future.result())
-            if bar is not None:
-                bar.advance(bar.task_ids[0])
+    group = f"compare-{algo}-{out_dir.resolve().name}"
+    calls = [(spec, str(out_dir), wandb_mode, group, capture_video) for spec in specs]
+    for result in _run_all(calls, workers, ray_address):
+        results.append(result)
+        if bar is not None:
+            bar.advance(bar.task_ids[0])
     if bar is not None:
         bar.stop()
     write_report(algo, specs, results, out_dir, libraries)
@@ -286,6 +296,30 @@ def run_comparison(algo: str, env_ids: list[str], seeds: list[int],
         logger.log_file(out_dir / "report.md", "report", kind="report")
         logger.close()
     return results
+
+
+def _run_all(calls: list[tuple[Any, ...]], workers: int, ray_address: str | None):
+    """``run_one(*call)`` for every call: on local worker processes, or on Ray."""
+    if ray_address is not None:
+        from rlkit import faults, scale
+
+        with faults.RunLock(Path(calls[0][1])):
+            scale.connect(ray_address, workers)
+            try:
+                for _, result in scale.run_tasks(
+                        run_one_retried, calls, max_in_flight=len(calls),
+                        num_gpus=lambda c: scale.gpus_for(c[0].overrides)):
+                    yield result
+            finally:
+                scale.shutdown()
+        return
+    import multiprocessing
+
+    # spawn, not fork: a forked child of a process that has run torch can hang on its threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for future in as_completed([pool.submit(run_one, *call) for call in calls]):
+            yield future.result()
 
 
 def _bar(enabled: bool, total: int):

@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ class TrainResult:
     run_dir: Path | None
     signal_name: str | None = None
     """SIGINT or SIGTERM when ``interrupted``"""
+    stopped: bool = False
+    """``on_eval`` asked to stop (a pruned tuning trial)"""
 
 
 class _InterruptGuard:
@@ -147,12 +150,16 @@ def train(
     progress: bool = False,
     wandb_args: dict[str, Any] | None = None,
     capture_video: bool = False,
+    on_eval: Callable[[int, dict[str, float]], bool] | None = None,
 ) -> TrainResult:
     """Run ``agent`` for ``total_timesteps`` env steps (or to the end of an interrupted run).
 
     ``wandb_args`` replace the W&B run's group, name, tags or job_type (``rlkit compare``).
     ``capture_video`` records one deterministic episode at every evaluation to
-    ``run_dir/videos/step-<global_step>/`` and to W&B (``eval/video``)."""
+    ``run_dir/videos/step-<global_step>/`` and to W&B (``eval/video``).
+    ``on_eval(global_step, stats)`` is called after every periodic evaluation; returning True
+    stops the run there (``rlkit tune``'s pruner): it is checkpointed, and the result has
+    ``stopped`` set and that evaluation as its last."""
     cfg = agent.config
     run_dir = Path(run_dir) if run_dir is not None else None
     if total_timesteps is not None and total_timesteps < 1:
@@ -189,11 +196,12 @@ def train(
         except OSError as exc:
             raise faults.write_error(exc, "run directory", run_dir) from None
     with lock:
-        return _train(agent, run_dir, wandb_mode, progress, wandb_args, capture_video)
+        return _train(agent, run_dir, wandb_mode, progress, wandb_args, capture_video, on_eval)
 
 
 def _train(agent: Agent, run_dir: Path | None, wandb_mode: str, progress: bool,
-           wandb_args: dict[str, Any] | None, capture_video: bool) -> TrainResult:
+           wandb_args: dict[str, Any] | None, capture_video: bool,
+           on_eval: Callable[[int, dict[str, float]], bool] | None) -> TrainResult:
     """train() once the run directory is locked."""
     cfg = agent.config
     checkpoint_step: int | None = None  # the step of the last good checkpoint on disk
@@ -216,6 +224,7 @@ def _train(agent: Agent, run_dir: Path | None, wandb_mode: str, progress: bool,
     start_time, start_step = time.perf_counter(), agent.global_step
     update_metrics: dict[str, Any] = {}
     last_eval: dict[str, Any] | None = None
+    stopped = False
 
     def sps() -> float:
         return (agent.global_step - start_step) / max(time.perf_counter() - start_time, 1e-9)
@@ -306,15 +315,19 @@ def _train(agent: Agent, run_dir: Path | None, wandb_mode: str, progress: bool,
                         logger.log({"global_step": agent.global_step, **row})
                         recent = agent.runner.episode_returns
                         bar.update(agent.global_step, sps(), np.mean(recent) if recent else None)
-                    if checkpoint_due(evaluated):
+                    stopped = evaluated and on_eval is not None and bool(
+                        on_eval(agent.global_step, last_eval))
+                    if checkpoint_due(evaluated) and not stopped:
                         save()
+                    if stopped:
+                        break
                 interrupted, signal_name = guard.interrupted, guard.signal_name
-            if not interrupted:
+            if not interrupted and not stopped:
                 row = _training_row(agent, update_metrics, sps())
                 row.update(run_eval())
                 logger.log({"global_step": agent.global_step, **row})
             save()
-            if not interrupted:
+            if not interrupted and not stopped:
                 logger.summary({"eval/final_mean_return": last_eval["mean_return"],
                                 "eval/final_std_return": last_eval["std_return"],
                                 "charts/wall_time": time.perf_counter() - start_time,
@@ -335,6 +348,7 @@ def _train(agent: Agent, run_dir: Path | None, wandb_mode: str, progress: bool,
         interrupted=interrupted,
         run_dir=run_dir,
         signal_name=signal_name if interrupted else None,
+        stopped=stopped,
     )
 
 

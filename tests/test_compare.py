@@ -95,8 +95,8 @@ def test_an_interrupted_comparison_resumes_rlkits_run_from_its_checkpoint(
     (["compare", "ppo", "CartPole-v1", "--seeds", "5-2"], "seed range '5-2' runs backwards"),
     (["compare", "ppo", "CartPole-v1", "--seeds", "a-b"], "--seeds expects a range"),
     (["compare", "ppo", "CartPole-v1", "--set", "seed=3"], "seeds come from --seeds"),
-    (["compare", "a2c", "rlkit/CartPoleNoVel-v0"], "neither SB3 nor sb3-contrib has a "
-                                                   "recurrent A2C"),
+    (["compare", "a2c", "rlkit/CartPoleNoVel-v0", "--set", "approximator.type=lstm"],
+     "neither SB3 nor sb3-contrib has a recurrent A2C"),
 ])
 def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, args, message):
     code, _, err = run_cli(capsys, *args, "--out", str(tmp_path / "out"))

@@ -238,6 +238,7 @@ def test_the_torso_picks_sb3s_policy(algo, env_id, overrides, policy):
 
 
 def test_a_recurrent_a2c_has_no_counterpart_on_either_sb3_side():
-    agent = rlkit.make("a2c", "rlkit/CartPoleNoVel-v0", seed=0)
+    agent = rlkit.make("a2c", "rlkit/CartPoleNoVel-v0", seed=0,
+                       approximator={"type": "lstm", "hidden_size": 8})
     with pytest.raises(RlkitError, match="RecurrentPPO only"):
         sb3_model("a2c", agent.config)
