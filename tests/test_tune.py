@@ -121,8 +121,11 @@ def test_interrupted_study_continues_with_the_same_command(tmp_path):
            "--set", "n_steps=64", "--set", "batch_size=64"]
     env = {**os.environ, "WANDB_MODE": "disabled"}
     storage = f"sqlite:///{out.resolve() / 'study.db'}"
+    # SIGINT's default action back (a background job of a shell starts with it ignored,
+    # and a child inherits that, so Ctrl-C would never reach Python)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline, done = time.time() + 180, []
     while time.time() < deadline and not done and first.poll() is None:
         time.sleep(0.5)
