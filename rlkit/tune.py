@@ -190,17 +190,12 @@ def _driver() -> str:
 
 
 def _stale(trial: Any) -> bool:
-    """A RUNNING trial whose driver (an earlier ``rlkit tune`` on this machine) is gone."""
+    """A RUNNING trial whose driver (an earlier ``rlkit tune`` on this machine, or this
+    process's own earlier study) is gone: judged as a run directory's stale lock is."""
+    from rlkit.faults import RunLock
+
     host, _, pid = str(trial.user_attrs.get("driver", "")).rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return int(pid) == os.getpid()
+    return pid.isdigit() and not RunLock._alive({"host": host, "pid": int(pid)})
 
 
 def run_tune(algo: str, env_id: str, n_trials: int, out_dir: Path,
