@@ -35,18 +35,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    agent = rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1, eval_freq=0,
-                       device=args.device)
+    def make_agent():  # seeded anew for rlkit's run: SB3's run draws from torch's RNG
+        return rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1, eval_freq=0,
+                           device=args.device)
+
+    agent = make_agent()
     cfg = agent.config
     sps = {}
-    if args.only in (None, "rlkit"):
-        # The loop's own figure: its last row's SPS is taken before the final evaluation
-        # (which a learn() call always runs), so both sides count training alone.
-        run_dir = tempfile.mkdtemp(prefix="atari-rlkit-")
-        agent.learn(args.steps, run_dir=run_dir)
-        sps["rlkit"] = [row["charts/SPS"] for row in read_metrics(run_dir)
-                        if "charts/SPS" in row][-1]
-
+    # SB3 first: rlkit's training fixes the process's malloc thresholds (rlkit/fast/heap.py),
+    # which SB3 would inherit here.
     if args.only in (None, "sb3"):
         from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -60,9 +57,19 @@ def main() -> None:
 
         env = DummyVecEnv([make(i) for i in range(cfg.n_envs)])
         model = sb3_model("ppo", cfg, env, args.seed, args.device)
-        steps = agent.global_step or args.steps  # the same number of whole rollouts
+        rollout = agent.steps_per_collect  # the same number of whole rollouts as rlkit's
+        steps = max(1, args.steps // rollout) * rollout
         seconds, _ = timed(lambda: model.learn(steps))
         sps["sb3"] = model.num_timesteps / seconds
+
+    if args.only in (None, "rlkit"):
+        agent = make_agent()
+        # The loop's own figure: its last row's SPS is taken before the final evaluation
+        # (which a learn() call always runs), so both sides count training alone.
+        run_dir = tempfile.mkdtemp(prefix="atari-rlkit-")
+        agent.learn(args.steps, run_dir=run_dir)
+        sps["rlkit"] = [row["charts/SPS"] for row in read_metrics(run_dir)
+                        if "charts/SPS" in row][-1]
 
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     print(f"\nPPO {args.env}, {agent.global_step or args.steps} env steps on {device}, "

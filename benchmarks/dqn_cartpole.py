@@ -68,10 +68,13 @@ def main() -> None:
         return
 
     results = {}
-    if args.only in (None, "rlkit"):
-        results["rlkit"] = run_rlkit(args.steps, args.seed)
+    # SB3 first: rlkit's training fixes the process's malloc thresholds (rlkit/fast/heap.py),
+    # which SB3 would inherit here.
     if args.only in (None, "sb3"):
         results["sb3"] = run_sb3(args.steps, args.seed)
+
+    if args.only in (None, "rlkit"):
+        results["rlkit"] = run_rlkit(args.steps, args.seed)
     if len(results) == 2:
         report("DQN CartPole-v1", args.steps, results["rlkit"], results["sb3"])
     else:

@@ -31,7 +31,9 @@ SERVES = {
     "td_gradient": ("dqn_cartpole",),
     "numpy_acting": ("dqn_cartpole",),
     "categorical": ("ppo_cartpole", "a2c_cartpole"),
-    "all": ("dqn_cartpole", "ppo_cartpole", "a2c_cartpole"),
+    "plain_conv": ("minatar_ppo",),
+    "heap": ("minatar_ppo", "ppo_cartpole"),
+    "all": ("dqn_cartpole", "ppo_cartpole", "a2c_cartpole", "minatar_ppo"),
 }
 
 

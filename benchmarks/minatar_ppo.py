@@ -5,10 +5,12 @@
 Both take rlkit's shipped MinAtar config (``configs/ppo.yaml``, ``MinAtar/*``) and the same
 network: rlkit's small CNN for 10x10 grids (3x3 convolutions of 16 and 32 channels, stride
 1, a 128-unit dense layer, ReLU), shared by pi and V, given to SB3 as a features extractor
-(SB3's NatureCNN needs frames of 36 pixels or more). One torch thread each. Every
-``eval_freq`` steps both run the same deterministic evaluation (``eval_episodes`` episodes
-on separate envs with fixed seeds); it is inside the timed part on both sides. The script
-prints both learning curves, the final evaluations and the wall-time ratio.
+(SB3's NatureCNN needs frames of 36 pixels or more), which SB3 runs on torch's own kernels
+(rlkit's fast paths off). One torch thread each; SB3 trains first, as rlkit's training fixes
+the process's malloc thresholds (the ``heap`` fast path). Every ``eval_freq`` steps both run
+the same deterministic evaluation (``eval_episodes`` episodes on separate envs with fixed
+seeds); it is inside the timed part on both sides. The script prints both learning curves,
+the final evaluations and the wall-time ratio.
 """
 
 from __future__ import annotations
@@ -35,17 +37,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    agent = rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1)
+    def make_agent():  # seeded anew for rlkit's run: SB3's run draws from torch's RNG
+        return rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1)
+
+    agent = make_agent()
     cfg = agent.config
     curves: dict[str, list[tuple[int, float]]] = {}
     results = {}
-    if args.only in (None, "rlkit"):
-        run_dir = tempfile.mkdtemp(prefix="minatar-rlkit-")
-        seconds, _ = timed(lambda: agent.learn(args.steps, run_dir=run_dir))
-        curves["rlkit"] = [(row["global_step"], row["eval/mean_return"])
-                           for row in read_metrics(run_dir) if "eval/mean_return" in row]
-        results["rlkit"] = (seconds, curves["rlkit"][-1][1])
-
+    # SB3 first: rlkit's training fixes the process's malloc thresholds (rlkit/fast/heap.py),
+    # which SB3 would inherit here.
     if args.only in (None, "sb3"):
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
@@ -84,6 +84,14 @@ def main() -> None:
         final = evaluate_sb3(model)
         curves["sb3"] = [*callback.curve, (args.steps, final)]
         results["sb3"] = (seconds, final)
+
+    if args.only in (None, "rlkit"):
+        agent = make_agent()
+        run_dir = tempfile.mkdtemp(prefix="minatar-rlkit-")
+        seconds, _ = timed(lambda: agent.learn(args.steps, run_dir=run_dir))
+        curves["rlkit"] = [(row["global_step"], row["eval/mean_return"])
+                           for row in read_metrics(run_dir) if "eval/mean_return" in row]
+        results["rlkit"] = (seconds, curves["rlkit"][-1][1])
 
     print(json.dumps({"curves": curves}))
     print_results(f"PPO + CNN {args.env}", args.steps, results)

@@ -54,13 +54,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    agent = rlkit.make("ppo", ENV_ID, seed=args.seed, eval_freq=0)
+    def make_agent():  # seeded anew for rlkit's run: SB3's run draws from torch's RNG
+        return rlkit.make("ppo", ENV_ID, seed=args.seed, eval_freq=0)
+
+    agent = make_agent()
     cfg = agent.config
     results = {}
-    if args.only in (None, "rlkit"):
-        seconds, _ = timed(lambda: agent.learn(args.steps))
-        results["rlkit"] = (seconds, evaluate(agent, 10)["mean_return"])
-
+    # SB3 first: rlkit's training fixes the process's malloc thresholds (rlkit/fast/heap.py),
+    # which SB3 would inherit here.
     if args.only in (None, "sb3"):
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import VecNormalize
@@ -72,6 +73,11 @@ def main() -> None:
         seconds, _ = timed(lambda: model.learn(args.steps))
         env.training = False
         results["sb3"] = (seconds, sb3_recurrent_eval(model, env))
+
+    if args.only in (None, "rlkit"):
+        agent = make_agent()
+        seconds, _ = timed(lambda: agent.learn(args.steps))
+        results["rlkit"] = (seconds, evaluate(agent, 10)["mean_return"])
 
     print_results(f"PPO + LSTM {ENV_ID}", args.steps, results)
 

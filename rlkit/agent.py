@@ -81,6 +81,7 @@ class Agent:
         self.next_eval = 0
         with torch_threads(config.torch_threads), fast.switch(config.fast_paths):
             self.setup()
+            self.keep_heap = fast.enabled("heap")  # see rlkit/fast/heap.py; train() applies it
 
     # --- what each agent supplies -------------------------------------------------------
     def setup(self) -> None:

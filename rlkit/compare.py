@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -307,7 +308,7 @@ def _run_all(calls: list[tuple[Any, ...]], workers: int, ray_address: str | None
             scale.connect(ray_address, workers)
             try:
                 for _, result in scale.run_tasks(
-                        run_one_retried, calls, max_in_flight=len(calls),
+                        run_one_retried, calls, max_in_flight=len(calls), fresh_process=True,
                         num_gpus=lambda c: scale.gpus_for(c[0].overrides)):
                     yield result
             finally:
@@ -315,9 +316,12 @@ def _run_all(calls: list[tuple[Any, ...]], workers: int, ray_address: str | None
         return
     import multiprocessing
 
-    # spawn, not fork: a forked child of a process that has run torch can hang on its threads
+    # spawn, not fork: a forked child of a process that has run torch can hang on its threads.
+    # One run per process: an rlkit run fixes its process's malloc thresholds
+    # (rlkit/fast/heap.py), which an SB3 run after it in the same worker would inherit.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, **fresh) as pool:
         for future in as_completed([pool.submit(run_one, *call) for call in calls]):
             yield future.result()
 

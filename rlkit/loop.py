@@ -36,6 +36,7 @@ from rlkit.config import to_dict
 from rlkit.environment import make_vec_env, torch_threads
 from rlkit.errors import ConfigError
 from rlkit.evaluation import EVAL_SEED_OFFSET, evaluate, record_video
+from rlkit.fast import heap
 from rlkit.metrics import RunLogger
 
 if TYPE_CHECKING:
@@ -189,6 +190,8 @@ def train(
         agent.next_eval = agent.global_step + (cfg.eval_freq or agent.end_step)
     if capture_video and run_dir is None:
         raise ConfigError("--capture-video needs a run directory to write the videos to")
+    if agent.keep_heap:
+        heap.keep_freed_memory()
     lock = faults.RunLock(run_dir) if run_dir is not None else nullcontext()
     if run_dir is not None:
         try:

@@ -39,9 +39,11 @@ class TorsoExtractor(BaseFeaturesExtractor):
     1/255 itself, so SB3's policy runs with ``normalize_images=False``."""
 
     def __init__(self, observation_space: gym.Space, approximator: Any) -> None:
+        from rlkit import fast
         from rlkit.approximators import build_torso
 
-        torso = build_torso(observation_space, approximator)
+        with fast.switch(False):  # SB3 runs the same layers on torch's own kernels
+            torso = build_torso(observation_space, approximator)
         super().__init__(observation_space, features_dim=torso.out_dim)
         self.torso = torso
 

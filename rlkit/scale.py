@@ -99,13 +99,15 @@ def shutdown() -> None:
 def run_tasks(fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], *,
               max_in_flight: int, num_cpus: float = 1,
               num_gpus: Callable[[tuple[Any, ...]], float] | None = None,
-              return_errors: bool = False) -> Iterator[tuple[int, Any]]:
+              return_errors: bool = False,
+              fresh_process: bool = False) -> Iterator[tuple[int, Any]]:
     """``fn(*call)`` for every call as Ray tasks, at most ``max_in_flight`` at once; yields
     ``(index, result)`` as they finish. ``calls`` is read lazily: a call is built when a slot
     frees (``rlkit tune`` asks Optuna for the next trial then). A task's exception is raised
-    here, or yielded as the result with ``return_errors``."""
+    here, or yielded as the result with ``return_errors``. ``fresh_process``: every task in a
+    worker process of its own (``rlkit compare``: no SB3 run after an rlkit run in one)."""
     ray = require("ray")
-    remote = ray.remote(fn)
+    remote = ray.remote(max_calls=1)(fn) if fresh_process else ray.remote(fn)
     pending: dict[Any, int] = {}
     source = enumerate(calls)
     exhausted = False

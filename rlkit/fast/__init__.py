@@ -1,18 +1,23 @@
-"""rlkit's hand-written fast paths, and the one switch that turns them all off.
+"""rlkit's fast paths, and the one switch that turns them all off.
 
-Each fast path computes what a torch operation computes, with less per-call overhead on the
-small networks RL uses; each is kept only while it saves 5 % or more of the wall time of the
-benchmark it serves (``benchmarks/fast_paths.py`` measures it; the README has the table). They
-agree with torch at float32 tolerance: numpy's BLAS and torch's kernels (picked per CPU at run
-time) round differently, so nothing may rely on their last bits. (The TD-loss gradient calls
-autograd's own kernels, so it equals autograd's bit for bit in the same process.)
+Each fast path computes what torch computes, at less cost on the small networks RL uses: three
+are written by hand (the TD-loss gradient, DQN's numpy forward pass, the categorical
+distribution), one picks torch's plain convolution kernel over oneDNN's for a few small
+frames, and one keeps freed tensor memory in the process (``heap``: glibc's malloc
+thresholds, fixed when training starts). Each is kept only while it saves 5 % or more of the
+wall time of a benchmark it serves (``benchmarks/fast_paths.py`` measures it; the README has
+the table). They agree with torch at float32 tolerance: numpy's BLAS and torch's kernels
+(picked per CPU at run time) round differently, so nothing may rely on their last bits. (The
+TD-loss gradient calls autograd's own kernels, so it equals autograd's bit for bit in the same
+process; ``heap`` changes no arithmetic, only where freed memory goes.)
 
 The switch: the config key ``fast_paths`` (default true) and the environment variable
 ``RLKIT_FAST_PATHS``; both must allow a path for it to be used. The variable is ``0`` (all
 off), ``1`` (all on, as when unset), a comma-separated list of paths to keep
 (``td_gradient,categorical``) or of paths to turn off (``-numpy_acting``). Whether a path is
 used is decided when an agent builds its networks (``Agent.__init__`` runs ``setup`` inside
-:func:`switch`), and agent files never name a fast path: the networks pick them.
+:func:`switch`), and agent files never name a fast path: the networks (and for ``heap``, the
+training loop) pick them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ PATHS: dict[str, str] = {
     "td_gradient": "autograd for DQN's TD-loss gradient on a plain MLP Q network",
     "numpy_acting": "torch's one-row forward pass when DQN acts greedily",
     "categorical": "torch.distributions.Categorical's sample, log_prob and entropy",
+    "plain_conv": "oneDNN's convolution when a CNN acts on a few small frames",
+    "heap": "glibc's return of freed tensor memory to the kernel while training",
 }
 ENV_VAR = "RLKIT_FAST_PATHS"
 

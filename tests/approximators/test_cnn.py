@@ -154,3 +154,14 @@ def test_acting_and_evaluating_leave_batch_norm_alone_updating_moves_it(algo):
                for got, want in zip(_running_stats(network), before, strict=True))
     if algo == "dqn":  # the target network always reads its running statistics
         assert not agent.q_target.training
+
+
+@pytest.mark.parametrize("shape", [(10, 10, 4), (4, 84, 84), (84, 84)])
+def test_inputs_are_contiguous_nchw(shape):
+    """Channels-last frames reach the convolutions as a contiguous (N, C, H, W) copy, not a
+    permuted view: mixed layouts slowed the training pass (see CNN.inputs)."""
+    space = gym.spaces.Box(0, 255, shape, np.uint8)
+    torso = build_torso(space, ApproximatorConfig(type="cnn", conv_layers=[[2, 3, 1]]))
+    x = torso.inputs(torch.randint(0, 256, (2, *shape), dtype=torch.uint8))
+    assert x.dtype == torch.float32 and x.is_contiguous()
+    assert x.shape == (2, *image_layout(space)[:3])
