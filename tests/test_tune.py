@@ -141,12 +141,16 @@ def test_interrupted_study_continues_with_the_same_command(tmp_path):
     _, err = first.communicate(timeout=120)
     assert first.returncode == 130, f"exit {first.returncode} (done before the signal?) {err}"
     assert "run the same command again" in err
-    before = {t.number: t.value for t in optuna.load_study(
-        study_name="ppo-CartPole-v1", storage=storage).trials if t.state.is_finished()}
+    interrupted = optuna.load_study(study_name="ppo-CartPole-v1", storage=storage).trials
+    before = {t.number: t.value for t in interrupted if t.state.is_finished()}
     assert 1 <= len(before) < 4
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert "resuming" in again.stdout
+    # a trial the signal caught mid-run is resumed; the signal may also fall between trials
+    if any(t.state.name == "RUNNING" for t in interrupted):
+        assert "resuming" in again.stdout
+    else:
+        assert "resuming" not in again.stdout
     trials = optuna.load_study(study_name="ppo-CartPole-v1", storage=storage).trials
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     assert all(t.state.is_finished() and t.state.name != "FAIL" for t in trials)

@@ -19,32 +19,52 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
 def test_freed_tensor_memory_is_reused_instead_of_faulted_in_again():
-    """Six 4 MB tensors made and freed 20 times: with glibc's own thresholds every round
-    faults the pages in again (about 120k faults here); with the heap path, none."""
+    """Two patterns, each repeated: six 4 MB tensors made and freed (needs the mmap threshold)
+    and a small CNN's forward and backward at batch 256 (needs the trim threshold). glibc's
+    own thresholds move with what the process has freed so far (after some histories they
+    keep these blocks, after others they fault every page in again), so the test starts from
+    glibc's initial values made static (128 kB each): both patterns fault their pages in every
+    round; after ``keep_freed_memory``, none (under 1 %)."""
     script = textwrap.dedent("""
-        import resource
+        import ctypes, resource
         import torch
-        from rlkit.fast.heap import keep_freed_memory
+        from torch import nn
+        from rlkit.fast import heap
 
-        def faults():
+        torch.set_num_threads(1)
+        net = nn.Sequential(nn.Conv2d(4, 16, 3), nn.ReLU(), nn.Conv2d(16, 32, 3), nn.ReLU(),
+                            nn.Flatten(), nn.Linear(1152, 128))
+        frames = torch.rand(256, 4, 10, 10)
+
+        def blocks():
+            tensors = [torch.ones(2**20) for _ in range(6)]
+            del tensors
+
+        def cnn():
+            net(frames).sum().backward()
+
+        def faults(pattern):
+            pattern()
             start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            for _ in range(20):
-                tensors = [torch.ones(2**20) for _ in range(6)]
-                del tensors
+            for _ in range(10):
+                pattern()
             return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start
 
-        faults()
-        before = faults()
-        applied = keep_freed_memory()
-        faults()
-        print(applied, before, faults())
+        libc = ctypes.CDLL("libc.so.6")
+        assert libc.mallopt(heap.M_MMAP_THRESHOLD, 128 * 1024)
+        assert libc.mallopt(heap.M_TRIM_THRESHOLD, 128 * 1024)
+        before = [faults(blocks), faults(cnn)]
+        applied = heap.keep_freed_memory()
+        print(applied, *before, faults(blocks), faults(cnn))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.split()
-    applied, before, after = out[0] == "True", int(out[1]), int(out[2])
-    assert applied
-    assert before > 20 * 6 * 1024 // 2  # at least half the pages of every round
-    assert after < before / 20
+    applied, (blocks_before, cnn_before, blocks_after, cnn_after) = out[0], map(int, out[1:])
+    assert applied == "True"
+    assert blocks_before > 10 * 6 * 1024 // 2  # at least half the pages of every round
+    assert cnn_before > 10 * 50
+    assert blocks_after <= 2 * 1024  # two blocks faulted in once at most
+    assert cnn_after < cnn_before / 100
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
