@@ -123,6 +123,15 @@ def from_params(params: dict[str, Any], space: dict[str, dict[str, Any]]) -> dic
     return point
 
 
+def resumed_point(study: Any, frozen: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The point of a trial an interrupted driver had begun. Its stored values are kept; a key
+    it has none for (the signal came between ``ask`` and the last suggestion) is suggested now,
+    as Optuna's ``Trial`` returns a stored value and samples a missing one."""
+    import optuna
+
+    return suggest(optuna.trial.Trial(study, frozen._trial_id), space)
+
+
 def _shown(url: str) -> str:
     try:
         from sqlalchemy.engine import make_url
@@ -259,7 +268,7 @@ def run_tune(algo: str, env_id: str, n_trials: int, out_dir: Path,
     def calls():
         for frozen in stale:
             study._storage.set_trial_user_attr(frozen._trial_id, "driver", _driver())
-            yield call(frozen._trial_id, frozen.number, from_params(frozen.params, space))
+            yield call(frozen._trial_id, frozen.number, resumed_point(study, frozen, space))
         # counted before each ask, so that drivers sharing a study stop at --trials together
         while len(study.get_trials(deepcopy=False)) < n_trials:
             trial = study.ask()

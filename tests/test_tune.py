@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import yaml
 optuna = pytest.importorskip("optuna")
 
 from rlkit.errors import ConfigError  # noqa: E402
-from rlkit.tune import from_params, load_space, space_file, suggest  # noqa: E402
+from rlkit.tune import from_params, load_space, resumed_point, space_file, suggest  # noqa: E402
 
 
 def run_cli(capsys, *args):
@@ -64,6 +65,50 @@ def test_suggest_and_back():
     point = suggest(optuna.trial.FixedTrial(params), space)
     assert point["approximator.hidden_sizes"] == [256, 256] and point["n_steps"] == 128
     assert from_params(params, space) == point
+
+
+@pytest.mark.parametrize("suggested", [0, 1, "all"])
+def test_a_trial_interrupted_before_all_its_suggestions_resumes_with_a_full_point(suggested):
+    """A signal between study.ask() and the last suggestion leaves a RUNNING trial with some
+    values stored: the resumed trial keeps those and gets the missing ones now."""
+    space = load_space("ppo", "CartPole-v1")
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    keys = list(space) if suggested == "all" else list(space)[:suggested]
+    stored = suggest(trial, {key: space[key] for key in keys})
+    frozen = study.get_trials(deepcopy=False)[0]
+    point = resumed_point(study, frozen, space)
+    assert set(point) == set(space)
+    assert {key: point[key] for key in keys} == stored
+    params = study.get_trials(deepcopy=False)[0].params
+    assert from_params(params, space) == point  # now stored for the next resume too
+
+
+@pytest.mark.scale
+def test_tune_resumes_a_trial_whose_driver_died_between_its_suggestions(tmp_path):
+    """The driver's own resume path: a RUNNING trial with one value stored, left by a driver
+    that is gone, is trained to the end by the next `rlkit tune` with a full point."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    storage = f"sqlite:///{out.resolve() / 'study.db'}"
+    study = optuna.create_study(study_name="ppo-CartPole-v1", storage=storage,
+                                direction="maximize")
+    trial = study.ask()
+    space = load_space("ppo", "CartPole-v1")
+    first = next(iter(space))
+    stored = suggest(trial, {first: space[first]})
+    trial.set_user_attr("driver", f"{socket.gethostname()}:{2**22 + 12345}")  # no such pid
+    cmd = [sys.executable, "-m", "rlkit", "tune", "ppo", "CartPole-v1", "--trials", "1",
+           "--workers", "1", "--total-timesteps", "256", "--out", str(out),
+           "--set", "eval_freq=128", "--set", "eval_episodes=1", "--set", "n_envs=2",
+           "--set", "n_steps=64", "--set", "batch_size=64"]
+    done = subprocess.run(cmd, env={**os.environ, "WANDB_MODE": "disabled"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "resuming 1 trial(s)" in done.stdout
+    (resumed,) = optuna.load_study(study_name="ppo-CartPole-v1", storage=storage).trials
+    assert resumed.state.name == "COMPLETE" and set(resumed.params) == set(space)
+    assert from_params(resumed.params, space)[first] == stored[first]
 
 
 def test_on_eval_stops_the_run_where_it_says(tmp_path):
