@@ -1,8 +1,8 @@
 """Train every per-env entry of ``configs/*.yaml`` with no flags and write ``benchmarks/TUNED.md``.
 
     python benchmarks/tuned_configs.py [--seeds 0-2] [--workers 2] [--only ppo/CartPole-v1 ...]
-                                       [--max-steps N] [--skip 'ALE/*' 'dqn/MinAtar/*' ...]
-                                       [--out benchmarks/TUNED.md]
+                                       [--max-steps N] [--skip 'rlkit/Chain-v0' 'dqn/Taxi-v4']
+                                       [--candidates] [--out benchmarks/TUNED.md]
 
 Each entry trains as ``rlkit train ALGO ENV --seed S`` would (its own budget, one torch thread
 per process, ``--workers`` processes sharing the cores), then gets 20 deterministic evaluation
@@ -13,6 +13,10 @@ benchmark (``benchmark.md`` of DLR-RM/rl-baselines3-zoo: one trained agent per e
 has the env, else the bar this project set for the entry (its learning test or issue). Entries
 whose budget exceeds ``--max-steps`` are listed as not run. Results are cached per run in
 ``--cache`` (one JSON file each), so a rerun trains only what is missing.
+
+The entries of ``benchmarks/candidates/<algo>.yaml`` (values not yet verified, so not in
+``configs/``) are listed in a second table; ``--candidates`` trains them the same way, as
+``rlkit train ALGO ENV --config benchmarks/candidates/ALGO.yaml --seed S`` would.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 EPISODES = 20
+CANDIDATES = Path(__file__).parent / "candidates"
 # wildcard entries are trained on one env they cover
 REPRESENTATIVE = {"ALE/*": "ALE/Pong-v5", "MinAtar/*": "MinAtar/Breakout-v1"}
 # (algo, env) -> (reference score, where it comes from)
@@ -87,6 +92,19 @@ def entries(only: list[str]) -> list[tuple[str, str]]:
     return [e for e in out if not only or f"{e[0]}/{e[1]}" in only]
 
 
+def candidate_file(algo: str) -> Path:
+    return CANDIDATES / f"{algo}.yaml"
+
+
+def candidate_entries(only: list[str]) -> list[tuple[str, str]]:
+    """(algo, env) for every entry of ``benchmarks/candidates/<algo>.yaml``."""
+    from rlkit.config import read_yaml
+
+    out = [(path.stem, env) for path in sorted(CANDIDATES.glob("*.yaml"))
+           for env in read_yaml(path).get("envs") or {}]
+    return [e for e in out if not only or f"{e[0]}/{e[1]}" in only]
+
+
 def reference(algo: str, env: str, env_id: str) -> tuple[float | None, str]:
     if (algo, env) in REFERENCES:
         return REFERENCES[(algo, env)]
@@ -100,15 +118,18 @@ def reference(algo: str, env: str, env_id: str) -> tuple[float | None, str]:
     return value, source
 
 
-def budget(algo: str, env_id: str) -> int:
+def budget(algo: str, env_id: str, config_file: str | None = None) -> int:
     import rlkit
 
-    return rlkit.make(algo, env_id, seed=0).config.total_timesteps
+    return rlkit.make(algo, env_id, seed=0, config_file=config_file).config.total_timesteps
 
 
-def train_one(algo: str, env_id: str, seed: int, cache: str) -> dict:
-    """Train with no flags, then evaluate the trained and a random policy (one process)."""
-    path = Path(cache) / f"{algo}-{env_id.replace('/', '_')}-{seed}.json"
+def train_one(algo: str, env_id: str, seed: int, cache: str,
+              config_file: str | None = None) -> dict:
+    """Train with no flags (but a candidate's file), then evaluate the trained and a random
+    policy (one process)."""
+    prefix = "candidate-" if config_file else ""
+    path = Path(cache) / f"{prefix}{algo}-{env_id.replace('/', '_')}-{seed}.json"
     if path.exists() and env_id in VALUE_SCORED and "table_error" not in path.read_text():
         path.unlink()  # cached before these entries were scored by their tables
     if path.exists():
@@ -119,17 +140,18 @@ def train_one(algo: str, env_id: str, seed: int, cache: str) -> dict:
     from rlkit.evaluation import evaluate
 
     torch.set_num_threads(1)
-    agent = rlkit.make(algo, env_id, seed=seed)
+    agent = rlkit.make(algo, env_id, seed=seed, config_file=config_file)
     start = time.perf_counter()
     agent.learn()
     wall = time.perf_counter() - start
     if env_id in VALUE_SCORED:
-        untrained = rlkit.make(algo, env_id, seed=seed).table.values
+        untrained = rlkit.make(algo, env_id, seed=seed, config_file=config_file).table.values
         trained, random = -table_error(agent, env_id), -table_error(agent, env_id, untrained)
     else:
         trained = evaluate(agent, EPISODES)["mean_return"]
         random = evaluate(RandomPolicy(agent), EPISODES)["mean_return"]
     result = {"algo": algo, "env_id": env_id, "seed": seed, "steps": agent.global_step,
+              "candidate": bool(config_file),
               "wall": wall, "score": trained, "random": random,
               "metric": "table_error" if env_id in VALUE_SCORED else "return"}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,31 +184,41 @@ def main() -> None:
                         help="algo/env entries, e.g. ppo/CartPole-v1")
     parser.add_argument("--max-steps", type=int, default=10**12)
     parser.add_argument("--skip", nargs="*", default=[],
-                        help="entries listed as not run: an env ('ALE/*') or algo/env "
-                             "('dqn/MinAtar/*')")
+                        help="entries listed as not run: an env ('rlkit/Chain-v0') or algo/env "
+                             "('dqn/Taxi-v4')")
+    parser.add_argument("--candidates", action="store_true",
+                        help="train the entries of benchmarks/candidates/ too")
     parser.add_argument("--out", default=str(Path(__file__).parent / "TUNED.md"))
     parser.add_argument("--cache", default=str(Path(__file__).parent / ".tuned_cache"))
     args = parser.parse_args()
     from rlkit.compare import parse_seeds
 
     seeds = parse_seeds(args.seeds)
-    plan = [(algo, env, REPRESENTATIVE.get(env, env)) for algo, env in entries(args.only)]
-    budgets = {(a, e): budget(a, i) for a, e, i in plan}
-    jobs = [(a, i, s) for a, e, i in plan for s in seeds
-            if budgets[(a, e)] <= args.max_steps and not {e, f"{a}/{e}"} & set(args.skip)]
-    results: dict[tuple[str, str], list[dict]] = {}
+    # (algo, env entry, env trained, config file or None, whether to train it)
+    plan = [(algo, env, REPRESENTATIVE.get(env, env), None, True)
+            for algo, env in entries(args.only)]
+    plan += [(algo, env, REPRESENTATIVE.get(env, env), str(candidate_file(algo)), args.candidates)
+             for algo, env in candidate_entries(args.only)]
+    budgets = {(a, e, f): budget(a, i, f) for a, e, i, f, _ in plan}
+    jobs = [(a, i, s, f) for a, e, i, f, run in plan for s in seeds
+            if run and budgets[(a, e, f)] <= args.max_steps
+            and not {e, f"{a}/{e}"} & set(args.skip)]
+    results: dict[tuple[str, str, bool], list[dict]] = {}
     with ProcessPoolExecutor(args.workers) as pool:
-        futures = [pool.submit(train_one, a, i, s, args.cache) for a, i, s in jobs]
+        futures = [pool.submit(train_one, a, i, s, args.cache, f) for a, i, s, f in jobs]
         for future in as_completed(futures):
             r = future.result()
-            results.setdefault((r["algo"], r["env_id"]), []).append(r)
+            results.setdefault((r["algo"], r["env_id"], r.get("candidate", False)), []).append(r)
             print(f"{r['algo']} {r['env_id']} seed {r['seed']}: {r['score']:.2f} "
                   f"(random {r['random']:.2f}, {r['wall']:.0f} s)", flush=True)
 
-    limit = "" if args.max_steps >= 10**12 else f" --max-steps {args.max_steps}"
-    limit += (" --skip " + " ".join(f"'{env}'" for env in args.skip)) if args.skip else ""
+    flags = "" if args.max_steps >= 10**12 else f" --max-steps {args.max_steps}"
+    flags += (" --skip " + " ".join(f"'{env}'" for env in args.skip)) if args.skip else ""
+    flags += " --candidates" if args.candidates else ""
+    header = ["| algo | env | budget | mean +- std | random | reference (source) | normalized "
+              "| result |", "|---|---|---|---|---|---|---|---|"]
     lines = ["# Tuned configs, trained with no flags", "",
-             f"`python benchmarks/tuned_configs.py --seeds {args.seeds}{limit}`: every per-env "
+             f"`python benchmarks/tuned_configs.py --seeds {args.seeds}{flags}`: every per-env "
              "entry of "
              f"`configs/*.yaml`, seeds {args.seeds}, its own budget; the final {EPISODES} "
              "deterministic evaluation episodes. Normalized score = (mean - random) / "
@@ -194,29 +226,39 @@ def main() -> None:
              "pass at 0.9. RandomWalk and Rooms, whose return no policy changes, are scored by "
              "minus the error of the learned table instead (random: the untrained table).",
              "", f"Written {time.strftime('%Y-%m-%d')} on {platform.node()} "
-             f"({os.cpu_count()} CPUs); entries not run are listed as such.", "",
-             "| algo | env | budget | mean +- std | random | reference (source) | normalized "
-             "| result |", "|---|---|---|---|---|---|---|---|"]
-    for algo, env, env_id in plan:
-        ref, source = reference(algo, env, env_id)
-        runs = results.get((algo, env_id))
-        shown_env = env if env == env_id else f"{env} ({env_id})"
-        if not runs:
-            lines.append(f"| {algo} | {shown_env} | {budgets[(algo, env)]} | not run | | "
-                         f"{ref} ({source}) | | - |")
-            continue
-        scores = np.array([r["score"] for r in runs])
-        random = float(np.mean([r["random"] for r in runs]))
-        if ref is None or ref == random:
-            normalized, verdict = np.nan, "no reference"  # nothing to normalize against
-        else:
-            normalized = (scores.mean() - random) / (ref - random)
-            verdict = "pass" if normalized >= 0.9 else "FAIL"
-        lines.append(f"| {algo} | {shown_env} | {budgets[(algo, env)]} | {scores.mean():.2f} +- "
-                     f"{scores.std():.2f} | {random:.2f} | {ref} ({source}) | "
-                     f"{normalized:.2f} | {verdict} |")
+             f"({os.cpu_count()} CPUs); entries not run are listed as such.", "", *header]
+    def rows(section: list) -> list[str]:
+        return [row(algo, env, env_id, budgets[(algo, env, config_file)],
+                    results.get((algo, env_id, config_file is not None)))
+                for algo, env, env_id, config_file, _ in section]
+
+    lines += rows([entry for entry in plan if entry[3] is None])
+    candidates = [entry for entry in plan if entry[3] is not None]
+    if candidates:
+        lines += ["", "## Candidates (`benchmarks/candidates/`, not in `configs/`)", "",
+                  "Published values that rlkit has not yet trained to their budget; "
+                  "`rlkit train ALGO ENV` does not apply them (`--config "
+                  "benchmarks/candidates/ALGO.yaml` does). `--candidates` trains them; one "
+                  "that passes moves to `configs/`.", "", *header, *rows(candidates)]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"written: {args.out}")
+
+
+def row(algo: str, env: str, env_id: str, steps: int, runs: list[dict] | None) -> str:
+    """One line of TUNED.md's table."""
+    ref, source = reference(algo, env, env_id)
+    shown_env = env if env == env_id else f"{env} ({env_id})"
+    if not runs:
+        return f"| {algo} | {shown_env} | {steps} | not run | | {ref} ({source}) | | - |"
+    scores = np.array([r["score"] for r in runs])
+    random = float(np.mean([r["random"] for r in runs]))
+    if ref is None or ref == random:
+        normalized, verdict = np.nan, "no reference"  # nothing to normalize against
+    else:
+        normalized = (scores.mean() - random) / (ref - random)
+        verdict = "pass" if normalized >= 0.9 else "FAIL"
+    return (f"| {algo} | {shown_env} | {steps} | {scores.mean():.2f} +- {scores.std():.2f} | "
+            f"{random:.2f} | {ref} ({source}) | {normalized:.2f} | {verdict} |")
 
 
 if __name__ == "__main__":

@@ -384,6 +384,13 @@ def tuned_envs(algo: str) -> list[str]:
     return sorted((packaged_config(algo).get("envs") or {}).keys())
 
 
+def has_tuned_entry(algo: str, env_id: str) -> bool:
+    """Whether ``configs/<algo>.yaml`` has an entry for ``env_id``, its own or a pattern's."""
+    name = env_id.rpartition(":")[2]
+    return any(key in (env_id, name) or ("*" in key and fnmatch.fnmatchcase(name, key))
+               for key in tuned_envs(algo))
+
+
 @dataclass
 class PolicyGradientConfig(TrainConfig):
     """Settings PPO, A2C and REINFORCE share (each keeps its own learning rate and extras)."""

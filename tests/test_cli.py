@@ -105,6 +105,36 @@ def test_list_shows_agents_and_envs(capsys):
     assert "ppo" in out and "CartPole-v1" in out and "rlkit/Rooms-v0" in out
 
 
+@pytest.mark.parametrize("algo, env_id, args, noted", [
+    ("dqn", "MinAtar/Breakout-v1", [], True),  # no entry: DQN's MLP defaults on frames
+    ("dqn", "MinAtar/Breakout-v1", ["--set", "approximator.type=cnn"], False),
+    ("dqn", "MinAtar/Breakout-v1", ["--config", "CANDIDATE"], False),
+    ("ppo", "MinAtar/Breakout-v1", [], False),  # a tuned pattern entry (a CNN)
+    ("dqn", "rlkit/PixelGrid-v0", [], False),  # a tuned entry's CNN
+    ("dqn", "MinAtar/SpaceInvaders-v1", [], False),  # a tuned entry keeping the MLP (below)
+    ("dqn", "CartPole-v1", [], False),  # not frames
+])
+def test_frames_without_a_tuned_entry_get_a_note_on_the_mlp(algo, env_id, args, noted,
+                                                            tmp_path, capsys, monkeypatch):
+    from rlkit import config
+
+    shipped = config.packaged_config
+    monkeypatch.setattr(config, "packaged_config", lambda name: (
+        {**shipped(name), "envs": {**shipped(name)["envs"], "MinAtar/Space*": {}}}
+        if name == "dqn" else shipped(name)))
+    candidate = Path(__file__).parents[1] / "benchmarks" / "candidates" / f"{algo}.yaml"
+    args = [str(candidate) if arg == "CANDIDATE" else arg for arg in args]
+    tiny = {"dqn": ["learning_starts=8"], "ppo": ["n_steps=2", "batch_size=16"]}[algo]
+    code, err = run_in_process(capsys, "train", algo, env_id, *args, "--total-timesteps", "16",
+                               *[f"--set={item}" for item in [*tiny, "eval_episodes=1"]],
+                               "--runs-dir", str(tmp_path), "--no-progress",
+                               "--wandb-mode", "disabled")
+    assert code in (0, None)
+    assert ("has no tuned entry for " + env_id in err) == noted, err
+    if noted:
+        assert "an MLP on its (10, 10, 4) frames" in err and "approximator.type=cnn" in err
+
+
 def test_ctrl_c_checkpoints_and_resume_continues(tmp_path):
     proc = subprocess.Popen(
         [*RLKIT, "train", "ppo", "CartPole-v1", "--total-timesteps", "400000", "--runs-dir",

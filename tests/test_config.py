@@ -69,6 +69,19 @@ def test_pattern_entries_serve_a_family_and_an_envs_own_entry_wins(tmp_path):
     assert other.n_epochs == 2
 
 
+def test_has_tuned_entry_matches_an_envs_own_entry_a_pattern_and_the_module_form(monkeypatch):
+    from rlkit import config
+
+    envs = {"CartPole-v1": {}, "MinAtar/*": {}, "Maze-v0": {}}
+    monkeypatch.setattr(config, "packaged_config", lambda algo: {"envs": envs})
+    assert config.has_tuned_entry("ppo", "CartPole-v1")
+    assert config.has_tuned_entry("ppo", "MinAtar/Breakout-v1")
+    assert config.has_tuned_entry("ppo", "my_envs:Maze-v0")
+    assert not config.has_tuned_entry("ppo", "CartPole-v0")
+    assert not config.has_tuned_entry("ppo", "ALE/Pong-v5")
+    assert not config.has_tuned_entry("ppo", "my_envs:MinAtar")
+
+
 def test_yaml_is_never_executed(tmp_path):
     evil = tmp_path / "evil.yaml"
     evil.write_text("n_epochs: !!python/object/apply:os.system ['echo hacked']\n")

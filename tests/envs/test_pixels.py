@@ -4,6 +4,7 @@ by rlkit, and MinAtar; frames reach both buffers in their own compact dtype."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -75,8 +76,10 @@ def test_an_unknown_atari_game_is_one_error_line():
 def test_atari_frames_are_stored_as_uint8_stacks_in_both_buffers(algo, tmp_path):
     tiny = {"ppo": dict(n_envs=2, n_steps=8, batch_size=16, n_epochs=1),
             "dqn": dict(learning_starts=8, batch_size=4, buffer_size=64, train_freq=4)}[algo]
-    agent = rlkit.make(algo, "ALE/Pong-v5", seed=0, total_timesteps=32, eval_episodes=1,
-                       eval_freq=10**9, **tiny,
+    # the Atari values wait in benchmarks/candidates/ (not yet verified, so not in configs/)
+    candidate = Path(__file__).parents[2] / "benchmarks" / "candidates" / f"{algo}.yaml"
+    agent = rlkit.make(algo, "ALE/Pong-v5", seed=0, config_file=candidate, total_timesteps=32,
+                       eval_episodes=1, eval_freq=10**9, **tiny,
                        approximator={"conv_layers": [[4, 8, 8]], "conv_dense": 16})
     assert agent.config.approximator.type == "cnn" and agent.config.clip_reward
     agent.learn(run_dir=tmp_path / "run")
