@@ -63,17 +63,71 @@ BARS: dict[str, tuple[float, str]] = {  # env -> the project's bar where rl-zoo 
     "rlkit/RandomWalk-v0": (0.0, "the true values 1/6..5/6: RMS error 0"),
 }
 # Entries whose return no policy changes (RandomWalk ignores the action; in Rooms a random
-# walk leaves the building within the time limit too): scored by what they exist to learn,
-# minus the error of the learned table, against the untrained table's ("random") error.
+# walk leaves the building within the time limit too), and TD(0)'s, which evaluate a fixed
+# policy: scored by what they exist to learn, minus the error of the learned table, against
+# the untrained table's ("random") error.
 VALUE_SCORED = ("rlkit/Rooms-v0", "rlkit/RandomWalk-v0")
+TD0_REFERENCE = (0.0, "v_pi of the random policy, solved exactly: RMS error 0")
+
+
+def value_scored(algo: str, env_id: str) -> bool:
+    return algo == "td0" or env_id in VALUE_SCORED
+
+
+def random_policy_values(env_id: str, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """v_pi of TD(0)'s ``policy: random`` (uniform over the allowed actions) from the env's
+    model, and the states that policy acts in: v = r_pi + gamma P_pi v over the non-terminal
+    transitions, solved exactly. Truncation bootstraps in TD(0), so v_pi is the untruncated
+    value."""
+    import gymnasium as gym
+
+    import rlkit.envs  # noqa: F401 - registers rlkit's envs
+
+    env = gym.make(env_id).unwrapped
+    if env_id == "rlkit/RandomWalk-v0":
+        return np.asarray(env.TRUE_VALUES, dtype=np.float64), np.arange(len(env.TRUE_VALUES))
+    if env_id == "rlkit/Rooms-v0":  # a door to room a moves there; room 5 ends the episode
+        n = env.N_ROOMS
+        model = {s: {a: [(1.0, a, float(env.R[s, a]), a == env.GOAL)] for a in range(n)}
+                 for s in range(n)}
+        allowed = np.array([env.action_mask_for(s) for s in range(n)], dtype=bool)
+        starts = list(env.START_ROOMS)
+    else:  # Gymnasium's toy-text envs: P[s][a] = [(p, s', r, terminated), ...]
+        model, n = env.P, env.observation_space.n
+        mask = getattr(env, "action_mask", None)
+        allowed = np.array([mask(s) if mask else np.ones(env.action_space.n)
+                            for s in range(n)], dtype=bool)
+        starts = list(np.flatnonzero(env.initial_state_distrib))
+    transitions = np.zeros((n, n))
+    rewards = np.zeros(n)
+    for s in range(n):
+        actions = np.flatnonzero(allowed[s])
+        for a in actions:
+            for prob, nxt, reward, terminated in model[s][a]:
+                rewards[s] += prob * reward / len(actions)
+                if not terminated:
+                    transitions[s, nxt] += gamma * prob / len(actions)
+    values = np.linalg.solve(np.eye(n) - transitions, rewards)
+    acted, frontier = set(starts), list(starts)  # states reachable without terminating
+    while frontier:
+        s = frontier.pop()
+        for nxt in np.flatnonzero(transitions[s]):
+            if nxt not in acted:
+                acted.add(int(nxt))
+                frontier.append(int(nxt))
+    return values, np.array(sorted(acted))
 
 
 def table_error(agent, env_id: str, values=None) -> float:
     """Rooms: the largest gap between Q(s, a) and the notes' optimal table (rooms 0-4, the
-    doors); RandomWalk: the RMS error of max_a Q(s, .) against the true values."""
+    doors); RandomWalk: the RMS error of max_a Q(s, .) against the true values; TD(0): the RMS
+    error of V against v_pi over the states the policy acts in."""
     import gymnasium as gym
 
     table = agent.table.values if values is None else values
+    if agent.name == "td0":
+        true_values, states = random_policy_values(env_id, agent.config.gamma)
+        return float(np.sqrt(np.mean((table[states] - true_values[states]) ** 2)))
     env = gym.make(env_id).unwrapped
     if env_id == "rlkit/Rooms-v0":
         optimal = env.optimal_q(agent.config.gamma)
@@ -87,8 +141,7 @@ def entries(only: list[str]) -> list[tuple[str, str]]:
     from rlkit.config import tuned_envs
     from rlkit.registry import agent_names
 
-    # TD(0) evaluates a fixed policy: its return is that policy's (its tests check the values)
-    out = [(algo, env) for algo in agent_names() if algo != "td0" for env in tuned_envs(algo)]
+    out = [(algo, env) for algo in agent_names() for env in tuned_envs(algo)]
     return [e for e in out if not only or f"{e[0]}/{e[1]}" in only]
 
 
@@ -106,6 +159,8 @@ def candidate_entries(only: list[str]) -> list[tuple[str, str]]:
 
 
 def reference(algo: str, env: str, env_id: str) -> tuple[float | None, str]:
+    if algo == "td0":
+        return TD0_REFERENCE
     if (algo, env) in REFERENCES:
         return REFERENCES[(algo, env)]
     value, source = BARS.get(env, (None, "none"))
@@ -130,7 +185,7 @@ def train_one(algo: str, env_id: str, seed: int, cache: str,
     policy (one process)."""
     prefix = "candidate-" if config_file else ""
     path = Path(cache) / f"{prefix}{algo}-{env_id.replace('/', '_')}-{seed}.json"
-    if path.exists() and env_id in VALUE_SCORED and "table_error" not in path.read_text():
+    if path.exists() and value_scored(algo, env_id) and "table_error" not in path.read_text():
         path.unlink()  # cached before these entries were scored by their tables
     if path.exists():
         return json.loads(path.read_text())
@@ -144,7 +199,7 @@ def train_one(algo: str, env_id: str, seed: int, cache: str,
     start = time.perf_counter()
     agent.learn()
     wall = time.perf_counter() - start
-    if env_id in VALUE_SCORED:
+    if value_scored(algo, env_id):
         untrained = rlkit.make(algo, env_id, seed=seed, config_file=config_file).table.values
         trained, random = -table_error(agent, env_id), -table_error(agent, env_id, untrained)
     else:
@@ -153,7 +208,7 @@ def train_one(algo: str, env_id: str, seed: int, cache: str,
     result = {"algo": algo, "env_id": env_id, "seed": seed, "steps": agent.global_step,
               "candidate": bool(config_file),
               "wall": wall, "score": trained, "random": random,
-              "metric": "table_error" if env_id in VALUE_SCORED else "return"}
+              "metric": "table_error" if value_scored(algo, env_id) else "return"}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))
     return result
@@ -223,8 +278,11 @@ def main() -> None:
              f"`configs/*.yaml`, seeds {args.seeds}, its own budget; the final {EPISODES} "
              "deterministic evaluation episodes. Normalized score = (mean - random) / "
              "(reference - random), the random policy's score measured on the same episodes; "
-             "pass at 0.9. RandomWalk and Rooms, whose return no policy changes, are scored by "
-             "minus the error of the learned table instead (random: the untrained table).",
+             "pass at 0.9. RandomWalk and Rooms, whose return no policy changes, and TD(0), "
+             "which evaluates a fixed policy (its entries' `policy: random`), are scored by "
+             "minus the error of the learned table instead (random: the untrained table); "
+             "TD(0)'s is the RMS error of V against v_pi, solved exactly from the env's model, "
+             "over the states the policy acts in.",
              "", f"Written {time.strftime('%Y-%m-%d')} on {platform.node()} "
              f"({os.cpu_count()} CPUs); entries not run are listed as such.", "", *header]
     def rows(section: list) -> list[str]:
