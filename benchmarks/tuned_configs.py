@@ -124,17 +124,19 @@ def table_error(agent, env_id: str, values=None) -> float:
     error of V against v_pi over the states the policy acts in."""
     import gymnasium as gym
 
+    from rlkit.agents.tabular import rms_error
+
     table = agent.table.values if values is None else values
     if agent.name == "td0":
         true_values, states = random_policy_values(env_id, agent.config.gamma)
-        return float(np.sqrt(np.mean((table[states] - true_values[states]) ** 2)))
+        return rms_error(table[states], true_values[states])
     env = gym.make(env_id).unwrapped
     if env_id == "rlkit/Rooms-v0":
         optimal = env.optimal_q(agent.config.gamma)
         doors = env.R[:5] != -1
         return float(np.abs(table[:5] - optimal[:5])[doors].max())
     learned = table.max(axis=1) if table.ndim == 2 else table
-    return float(np.sqrt(np.mean((learned - env.TRUE_VALUES) ** 2)))
+    return rms_error(learned, env.TRUE_VALUES)
 
 
 def entries(only: list[str]) -> list[tuple[str, str]]:
@@ -285,6 +287,7 @@ def main() -> None:
              "over the states the policy acts in.",
              "", f"Written {time.strftime('%Y-%m-%d')} on {platform.node()} "
              f"({os.cpu_count()} CPUs); entries not run are listed as such.", "", *header]
+
     def rows(section: list) -> list[str]:
         return [row(algo, env, env_id, budgets[(algo, env, config_file)],
                     results.get((algo, env_id, config_file is not None)))

@@ -351,16 +351,21 @@ def _layer(data: dict[str, Any], env_id: str) -> dict[str, Any]:
                 f"{', '.join(sorted(extra))}"
             )
         merged = dict(data.get("defaults") or {})
-        envs = data.get("envs") or {}
-        name = env_id.rpartition(":")[2]
-        # A pattern entry ("ALE/*") serves a family of envs; an env's own entry goes on top.
-        for pattern, entry in envs.items():
-            if "*" in pattern and fnmatch.fnmatchcase(name, pattern):
-                merged = _merge(merged, entry or {})
-        # a user's env by "module:EnvId" may be listed under either form
-        entry = envs.get(env_id) or envs.get(name)
-        return _merge(merged, entry or {})
+        for entry in _entries_for(data.get("envs") or {}, env_id):
+            merged = _merge(merged, entry or {})
+        return merged
     return data
+
+
+def _entries_for(envs: dict[str, Any], env_id: str) -> list[Any]:
+    """The ``envs`` entries that serve ``env_id``, in the order they apply: a pattern's
+    (``ALE/*`` serves a family of envs), then the env's own, which goes on top. A user's env
+    by ``module:EnvId`` may be listed under either form."""
+    name = env_id.rpartition(":")[2]
+    entries = [entry for pattern, entry in envs.items()
+               if "*" in pattern and fnmatch.fnmatchcase(name, pattern)]
+    own = env_id if env_id in envs else name if name in envs else None
+    return entries + ([envs[own]] if own is not None else [])
 
 
 def resolve_config(
@@ -386,9 +391,7 @@ def tuned_envs(algo: str) -> list[str]:
 
 def has_tuned_entry(algo: str, env_id: str) -> bool:
     """Whether ``configs/<algo>.yaml`` has an entry for ``env_id``, its own or a pattern's."""
-    name = env_id.rpartition(":")[2]
-    return any(key in (env_id, name) or ("*" in key and fnmatch.fnmatchcase(name, key))
-               for key in tuned_envs(algo))
+    return bool(_entries_for(packaged_config(algo).get("envs") or {}, env_id))
 
 
 @dataclass
