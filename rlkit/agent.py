@@ -14,6 +14,8 @@ Training, evaluation, checkpoints, normalization, logging and the CLI live here 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,9 +66,16 @@ class Agent:
                 and not self.auxiliary_losses:
             raise ConfigError(f"{self.name} does not train an {approximator.type}'s decoder; "
                               f"use ppo or a2c with approximator.type: {approximator.type}")
-        seed_everything(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)  # minibatch shuffling
         self.rng = np.random.default_rng(config.seed)  # replay sampling, exploration
+        # torch.distributions, dropout and nn.init draw from the global generators, which take
+        # no generator argument: the agent keeps its own copy of their states and makes it the
+        # global one only while it builds, trains or predicts (see own_randomness)
+        self._random_depth = 0
+        caller = ckpt.global_random_state()
+        seed_everything(config.seed)
+        self._random_state = ckpt.global_random_state()
+        ckpt.set_global_random_state(caller)
         self.obs_normalizer = (
             ObsNormalizer(self.observation_space.shape, clip=config.clip_obs)
             if config.normalize_obs
@@ -79,7 +88,8 @@ class Agent:
         self.end_step = 0  # global_step at which the current learn() call stops
         self.next_log = 0
         self.next_eval = 0
-        with torch_threads(config.torch_threads), fast.switch(config.fast_paths):
+        with torch_threads(config.torch_threads), fast.switch(config.fast_paths), \
+                self.own_randomness():
             self.setup()
             self.keep_heap = fast.enabled("heap")  # see rlkit/fast/heap.py; train() applies it
 
@@ -107,6 +117,24 @@ class Agent:
         pass
 
     # --- shared machinery ---------------------------------------------------------------
+    @contextmanager
+    def own_randomness(self) -> Iterator[None]:
+        """Inside the block, Python's, numpy's and torch's global generators hold this agent's
+        own states; after it, the caller's states are back and the agent's are kept for the
+        next block. So what a caller draws between ``make`` and ``learn`` (or between two
+        ``learn`` calls) changes nothing in training, and training changes nothing for it."""
+        self._random_depth += 1
+        if self._random_depth == 1:
+            caller = ckpt.global_random_state()
+            ckpt.set_global_random_state(self._random_state)
+        try:
+            yield
+        finally:
+            self._random_depth -= 1
+            if self._random_depth == 0:
+                self._random_state = ckpt.global_random_state()
+                ckpt.set_global_random_state(caller)
+
     @property
     def steps_per_collect(self) -> int:
         """Env steps one ``collect()`` takes (a rollout for on-policy agents; override)."""
@@ -189,7 +217,7 @@ class Agent:
         single = obs.shape == self.observation_space.shape
         batch = obs[None] if single else obs
         networks = [m for m in self.modules().values() if isinstance(m, torch.nn.Module)]
-        with torch.inference_mode(), eval_mode(*networks):
+        with torch.inference_mode(), eval_mode(*networks), self.own_randomness():
             if self.has_memory:
                 if state is None:
                     state, episode_start = self.initial_state(len(batch)), np.ones(len(batch))
@@ -225,7 +253,7 @@ class Agent:
             "obs_normalizer": self.obs_normalizer.state_dict() if self.obs_normalizer else None,
             "reward_scaler": self.reward_scaler.state_dict() if self.reward_scaler else None,
             "rng": {
-                **ckpt.rng_states(),
+                **ckpt.rng_states(None if self._random_depth else self._random_state),
                 "generator": self.generator.get_state(),
                 "agent_numpy": self.rng.bit_generator.state,
             },
@@ -243,7 +271,9 @@ class Agent:
         if state.get("reward_scaler") is not None:
             self.reward_scaler = RewardScaler(self.config.n_envs, self.config.gamma)
             self.reward_scaler.load_state_dict(state["reward_scaler"])
-        ckpt.set_rng_states(state["rng"])
+        self._random_state = ckpt.random_state_from(state["rng"])
+        if self._random_depth:
+            ckpt.set_global_random_state(self._random_state)
         self.generator.set_state(state["rng"]["generator"])
         self.rng.bit_generator.state = state["rng"]["agent_numpy"]
         self.load_extra_state(state.get("extra") or {})

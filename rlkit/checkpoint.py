@@ -49,23 +49,37 @@ def decode(tree: Any) -> Any:
     return tree
 
 
-def rng_states() -> dict[str, Any]:
-    """Global RNG states of Python, numpy and torch."""
-    py_state = random.getstate()
-    np_state = np.random.get_state()
+GlobalRandomState = tuple[tuple, tuple, torch.Tensor]
+"""Python's, numpy's and torch's global generator states, as each library gives them."""
+
+
+def global_random_state() -> GlobalRandomState:
+    return random.getstate(), np.random.get_state(), torch.get_rng_state()
+
+
+def set_global_random_state(state: GlobalRandomState) -> None:
+    random.setstate(state[0])
+    np.random.set_state(state[1])
+    torch.set_rng_state(state[2])
+
+
+def rng_states(state: GlobalRandomState | None = None) -> dict[str, Any]:
+    """``state`` (default: the live global one) as checkpoint data."""
+    py_state, np_state, torch_state = state or global_random_state()
     return {
         "python": [py_state[0], list(py_state[1]), py_state[2]],
         "numpy": [np_state[0], np_state[1], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-        "torch": torch.get_rng_state(),
+        "torch": torch_state,
     }
 
 
-def set_rng_states(states: dict[str, Any]) -> None:
+def random_state_from(states: dict[str, Any]) -> GlobalRandomState:
+    """Inverse of :func:`rng_states`."""
     version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = states["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(states["torch"])
+    return ((version, tuple(internal), gauss),
+            (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached),
+            states["torch"])
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -188,6 +189,10 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+class _NonFinite(ConfigError):
+    """A float field given NaN or an infinity."""
+
+
 def _number(text: str, bad: ConfigError) -> float:
     try:
         return float(text.replace("_", ""))
@@ -214,6 +219,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return None
             try:
                 return _coerce(value, arg, key)
+            except _NonFinite:
+                raise  # the number's kind fits; its value is what is wrong
             except ConfigError:
                 continue
         raise bad
@@ -241,6 +248,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad
+        if not math.isfinite(value):  # no field takes NaN or an infinity as a setting
+            raise _NonFinite(f"config key '{key}' must be a finite number, got {value}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

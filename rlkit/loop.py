@@ -198,7 +198,7 @@ def train(
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise faults.write_error(exc, "run directory", run_dir) from None
-    with lock:
+    with lock, agent.own_randomness():  # training draws from the agent's generators only
         return _train(agent, run_dir, wandb_mode, progress, wandb_args, capture_video, on_eval)
 
 

@@ -46,6 +46,31 @@ if _ROOT.name == "mutants" and (_ROOT / "agents").is_dir():  # the tests run fro
     sys.meta_path.insert(0, _MutantAgentsFinder())
 
 
+def learning_seeds() -> list[int] | None:
+    """``RLKIT_LEARNING_SEEDS`` ("0-9" or "0,3,7"): the seeds every learning test runs on in
+    place of its own 0-2 (benchmarks/learning_tests.py measures each entry on 10 seeds)."""
+    spec = os.environ.get("RLKIT_LEARNING_SEEDS")
+    if not spec:
+        return None
+    if "-" in spec:
+        first, last = spec.split("-")
+        return list(range(int(first), int(last) + 1))
+    return [int(seed) for seed in spec.split(",")]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    """Under ``RLKIT_LEARNING_SEEDS``, a slow test's ``parametrize("seed", ...)`` takes those
+    seeds (before pytest's own hook reads the marks)."""
+    seeds = learning_seeds()
+    if seeds is None or metafunc.definition.get_closest_marker("slow") is None:
+        return
+    markers = metafunc.definition.own_markers
+    for index, marker in enumerate(markers):
+        if marker.name == "parametrize" and marker.args[0] == "seed":
+            markers[index] = pytest.mark.parametrize("seed", seeds).mark
+
+
 @pytest.fixture(autouse=True)
 def _single_thread_torch():
     """Tests run on small nets: one thread is fastest and keeps results machine-stable."""
@@ -184,7 +209,7 @@ def learns(request):
     eval_episodes) reaches ``bar`` while the same config untrained, evaluated on the same
     episodes, does not: a bar an untrained network passes
     tests nothing. With ``RLKIT_LEARNING_LOG=FILE`` each run appends one JSON line with both
-    scores (benchmarks/learning_tests.py collects them under every ATEN_CPU_CAPABILITY).
+    scores (benchmarks/learning_tests.py collects them over 10 seeds and other CPU rounding).
     """
     import json
 
@@ -205,7 +230,7 @@ def learns(request):
                     "test": request.node.nodeid, "algo": algo, "env": env_id, "seed": seed,
                     "steps": agent.global_step, "bar": bar,
                     "untrained": untrained, "trained": trained,
-                    "capability": os.environ.get("ATEN_CPU_CAPABILITY", "native"),
+                    "perturbation": os.environ.get("RLKIT_PERTURBATION", "native"),
                     **switches}) + "\n")
         assert untrained < bar, f"an untrained network already scores {untrained}"
         assert trained >= bar, f"seed {seed}: {trained} < {bar} after {agent.global_step} steps"

@@ -52,6 +52,15 @@ def run_in_process(capsys, *args):
         (["train", "dqn", "CartPole-v1", "--n-envs", "0"], "config key 'n_envs' must be >= 1"),
         (["train", "qlearning", "FrozenLake-v1", "--set", "eval_episodes=0"],
          "config key 'eval_episodes' must be >= 1"),
+        # non-finite numbers, as YAML writes them and as a user types them
+        (["train", "ppo", "CartPole-v1", "--set", "learning_rate=.nan"],
+         "config key 'learning_rate' must be a finite number, got nan"),
+        (["train", "ppo", "CartPole-v1", "--set", "gamma=inf"],
+         "config key 'gamma' must be a finite number, got inf"),
+        (["train", "ppo", "CartPole-v1", "--set", "clip_range=-inf"],
+         "config key 'clip_range' must be a finite number, got -inf"),
+        (["train", "dqn", "CartPole-v1", "--set", "max_grad_norm=.nan"],
+         "config key 'max_grad_norm' must be a finite number, got nan"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(args, message, capsys):

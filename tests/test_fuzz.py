@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import rlkit
 from rlkit.checkpoint import load_checkpoint
 from rlkit.config import parse_set
-from rlkit.errors import CheckpointError, RlkitError
+from rlkit.errors import CheckpointError, ConfigError, RlkitError
 from rlkit.registry import agent_class
 
 pytestmark = pytest.mark.faults
@@ -60,6 +60,37 @@ raw_values = st.one_of(
 keys = st.one_of(st.sampled_from(KEYS), st.text(max_size=16),
                  st.sampled_from(KEYS).map(lambda k: k + ".x"),
                  st.sampled_from(KEYS).map(lambda k: "approximator." + k))
+
+
+def float_keys(cls, prefix: str = "") -> list[str]:
+    """Every key of ``cls`` whose field takes a float (possibly or None), nested ones dotted."""
+    keys = []
+    for f in fields(cls):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        if is_dataclass(default):
+            keys += float_keys(type(default), f"{prefix}{f.name}.")
+        elif "float" in str(f.type):
+            keys.append(prefix + f.name)
+    return keys
+
+
+NON_FINITE = [".nan", ".inf", "-.inf", "inf", "nan", "1e999"]
+
+
+@pytest.mark.parametrize("algo", sorted(ALGOS) + ["td0"])
+def test_every_float_key_rejects_nan_and_infinities_with_one_line(algo):
+    """No field takes NaN or an infinity: each float key, set to each way of writing one, is
+    a ConfigError of one line that names the key (not a traceback from torch.optim, not a
+    run that trains silently or diverges later)."""
+    keys = float_keys(agent_class(algo).Config)
+    assert {"gamma", "clip_obs", "approximator.dropout"} <= set(keys)
+    env_id = ALGOS.get(algo, "rlkit/RandomWalk-v0")
+    for key in keys:
+        for text in NON_FINITE:
+            with pytest.raises(ConfigError) as error:
+                rlkit.make(algo, env_id, **parse_set([f"{key}={text}"]))
+            message = str(error.value)
+            assert "\n" not in message and f"'{key}'" in message, message
 
 
 def valid_or_one_line(build) -> None:

@@ -389,9 +389,17 @@ def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, op
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed, fast_paths", [(0, True), (1, True), (2, True), (0, False)],
-                         ids=["0-fast", "1-fast", "2-fast", "0-plain"])
-def test_dqn_learns_cartpole(learns, seed, fast_paths):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dqn_learns_cartpole(learns, seed):
+    _learns_cartpole(learns, seed, fast_paths=True)
+
+
+@pytest.mark.slow
+def test_dqn_learns_cartpole_without_fast_paths(learns):
+    _learns_cartpole(learns, 0, fast_paths=False)
+
+
+def _learns_cartpole(learns, seed, fast_paths):
     """The shipped CartPole config (double Q, PER, dueling, 3-step returns), budget lowered
     from 100k to 50k steps (~50 s). Measured 2026-11-26 for seeds 0 / 1 / 2: untrained
     11.0 / 9.3 / 18.4, trained 500 / 500 / 500 (at 30k: 468 / 338 / 469). With rlkit.fast
