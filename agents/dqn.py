@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from rlkit.agent import Agent
+from rlkit.aligned import to_tensor
 from rlkit.approximators import eval_mode
 from rlkit.approximators.bayes import BayesianLinearRegression
 from rlkit.buffers import ReplayBatch, ReplayBuffer
@@ -272,6 +273,14 @@ class DQN(Agent):
             self.thompson_weights.copy_(posterior["thompson_weights"])
             self.redraw = posterior["redraw"].numpy().copy()
 
+    def on_fresh_episodes(self) -> None:
+        # transitions pending from the episodes before would be completed with the new
+        # episodes' rewards and observations
+        if self.nstep is not None:
+            self.nstep.clear()
+        if self.thompson:
+            self.redraw[:] = True  # every env begins an episode: each draws its weights anew
+
     # --- acting ---------------------------------------------------------------------------
     @property
     def epsilon(self) -> float:
@@ -324,8 +333,7 @@ class DQN(Agent):
         greedy = self.q_net.greedy_policy()  # argmax_a Q(s, a) on the current parameters
         if self.thompson:
             def greedy(rows: np.ndarray) -> np.ndarray:  # argmax_a of each env's own draw
-                q = self._thompson_q(torch.as_tensor(rows, device=self.device),
-                                     self.thompson_weights)
+                q = self._thompson_q(to_tensor(rows, self.device), self.thompson_weights)
                 return q.argmax(dim=1).cpu().numpy()
         # One inference_mode for the loop (entering it costs a few microseconds per step).
         with torch.inference_mode(), eval_mode(self.q_net):
@@ -406,7 +414,7 @@ class DQN(Agent):
         """Stored raw observations -> network inputs (normalized with the current stats)."""
         if self.obs_normalizer is None:
             return obs
-        return torch.as_tensor(self.obs_normalizer(obs.cpu().numpy()), device=self.device)
+        return to_tensor(self.obs_normalizer(obs.cpu().numpy()), self.device)
 
     def _update_target(self) -> None:
         """theta' <- tau theta + (1 - tau) theta', once per target_update_interval crossed."""

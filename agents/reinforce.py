@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from rlkit.agent import RolloutAgent
+from rlkit.aligned import to_tensor
 from rlkit.buffers import EpisodeBuffer, RolloutBuffer, normalize_advantages, reward_to_go
 from rlkit.config import PolicyGradientConfig
 from rlkit.errors import ConfigError
@@ -142,6 +143,9 @@ class Reinforce(RolloutAgent):
             self.episodes.load_state_dict(state["episodes"])
             self.mean_return = state["mean_return"]
 
+    def on_fresh_episodes(self) -> None:
+        self.episodes.clear()  # the running episodes' first steps: their ends never come
+
     def collect(self) -> None:
         """Step the envs chunk by chunk until the update trigger fires, or until another chunk
         would exceed the training budget."""
@@ -179,9 +183,8 @@ class Reinforce(RolloutAgent):
         """V of the true final observations, stored in the rows after truncations (t, j). A
         memory torso reads them at the end of their episodes' sequences."""
         if not self.policy.has_memory:
-            return self.policy.get_value(torch.as_tensor(batch.obs[t + 1, j], device=self.device))
-        obs, starts = (torch.as_tensor(x, device=self.device)
-                       for x in (batch.obs, batch.episode_starts))
+            return self.policy.get_value(to_tensor(batch.obs[t + 1, j], self.device))
+        obs, starts = (to_tensor(x, self.device) for x in (batch.obs, batch.episode_starts))
         values, _ = self.policy.rollout_values(
             obs, self.policy.initial_state(batch.obs.shape[1]), starts)
         return values[torch.as_tensor(t + 1), torch.as_tensor(j)]
@@ -194,10 +197,10 @@ class Reinforce(RolloutAgent):
         mask = batch.mask
         if not self.policy.has_memory:
             return self.policy.evaluate_actions(
-                torch.as_tensor(batch.obs[mask], device=self.device),
-                torch.as_tensor(batch.actions[mask], device=self.device))
+                to_tensor(batch.obs[mask], self.device),  # in torch's memory (rlkit.aligned)
+                to_tensor(batch.actions[mask], self.device))
         obs, actions, starts, mask = (
-            torch.as_tensor(x, device=self.device)
+            to_tensor(x, self.device)
             for x in (batch.obs, batch.actions, batch.episode_starts, batch.mask))
         return self.policy.replay(obs, actions, starts, mask,
                                   self.policy.initial_state(batch.obs.shape[1]))

@@ -5,7 +5,7 @@ duplicated, over several kills (issue 16's figures).
 
 One uninterrupted reference run of ``rlkit train ppo CartPole-v1`` (small rollouts, a metrics
 row every 256 steps), then, per trial, the same run killed with SIGKILL once its metrics reach
-a random step, resumed, and compared with the reference step by step.
+a random step, resumed, and compared with the reference row by row (wall-clock SPS aside).
 The work lost is the step of the last row written before the kill minus the checkpoint's step
 (a lower bound: the process may have stepped further without logging).
 """
@@ -75,7 +75,7 @@ def main() -> None:
         got = rows(run_dir)
         steps = [row["global_step"] for row in got]
         twice = len(steps) - len(set(steps))
-        lost = len({row["global_step"] for row in reference} - set(steps))
+        lost = len([row for row in reference if row not in got])
         print(f"{last:>10} {saved:>10} {last - saved:>10} {lost:>9} {twice:>10}")
 
 

@@ -2,7 +2,8 @@
 
     python benchmarks/learning_tests.py [--seeds 0-9] [--workers 2]
         [--perturbations native,ONEDNN_MAX_CPU_ISA=AVX2,MKL_CBWR=COMPATIBLE]
-        [--json OUT.jsonl] [-- extra pytest args, e.g. -k cartpole]
+        [--json ROWS.jsonl] [-- extra pytest args, e.g. -k cartpole]
+    python benchmarks/learning_tests.py --table ROWS.jsonl [ROWS.jsonl ...]
 
 Runs ``pytest -m slow`` once per perturbation with RLKIT_LEARNING_SEEDS (the tests' own
 seeds 0-2 replaced by ``--seeds``) and RLKIT_LEARNING_LOG set, so that every test written with
@@ -12,7 +13,8 @@ perturbation is ``native`` (this machine's own kernels) or ``VAR=VALUE[+VAR=VALU
 (oneDNN's instruction set; the LSTM runs on oneDNN), ``MKL_CBWR`` (MKL's code path:
 COMPATIBLE, AVX2, ...). Each changes the last bits of the arithmetic the way another CPU
 would. Prints one markdown table: a row per test, the pass count over the seeds per
-perturbation, and the trained scores; then the tests' pytest exit codes.
+perturbation, and the trained scores; then the tests' pytest exit codes. ``--json`` keeps the
+raw rows, and ``--table`` prints the table of rows kept before (benchmarks/LEARNING.md).
 """
 
 from __future__ import annotations
@@ -84,9 +86,22 @@ def main() -> None:
     parser.add_argument("--perturbations", default="native")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also append the raw rows to this file")
+    parser.add_argument("--table", type=Path, nargs="+", help="only print the table of these "
+                        "rows (files written by --json); a later row of a test, seed and "
+                        "perturbation replaces an earlier one")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest")
     args = parser.parse_args()
     perturbations = args.perturbations.split(",")
+    if args.table:
+        rows = {}
+        for path in args.table:
+            for line in path.read_text().splitlines():
+                row = json.loads(line)
+                rows[(row["test"], row["perturbation"])] = row
+        seen = list(dict.fromkeys(row["perturbation"] for row in rows.values()))
+        print(table(list(rows.values()), [p for p in perturbations if p in seen] +
+                    [p for p in seen if p not in perturbations]))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "learning.jsonl"
         log.touch()

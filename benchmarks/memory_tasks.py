@@ -21,8 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 RUNS = {
     "ppo-lstm-cartpolenovel": ("ppo", "rlkit/CartPoleNoVel-v0", {}, 475),
     "ppo-gru-cartpolenovel": ("ppo", "rlkit/CartPoleNoVel-v0",
-                              {"approximator": {"type": "gru"}, "gamma": 0.99,
-                               "gae_lambda": 0.95}, 475),  # the entry's documented overrides
+                              {"approximator": {"type": "gru"}}, 475),
     "ppo-attention-cartpolenovel": ("ppo", "rlkit/CartPoleNoVel-v0",
                                     {"approximator": {"type": "attention", "context": 4},
                                      "total_timesteps": 200_000, "eval_freq": 20_000}, 400),

@@ -10,9 +10,11 @@ Importing :mod:`rlkit.envs` registers:
   grid seen as a 20x20 RGB image (return 1 on success, else 0).
 * ``rlkit/Chain-v0``: :class:`~rlkit.envs.chain.ChainEnv`, a chain of ``n`` states (20)
   whose far end alone pays: a deep-exploration test.
-* ``rlkit/CartPoleNoVel-v0``, ``rlkit/PendulumNoVel-v0`` and ``rlkit/Recall-v0``
-  (:mod:`rlkit.envs.memory`): tasks that need memory (CartPole and Pendulum without their
-  velocities, 500 and 200 steps; a cue to report after ``delay`` steps, default 10).
+* ``rlkit/CartPoleNoVel-v0``, ``rlkit/PendulumNoVel-v0``, ``rlkit/Recall-v0`` and
+  ``rlkit/TMaze-v0`` (:mod:`rlkit.envs.memory`): tasks that need memory (CartPole and
+  Pendulum without their velocities, 500 and 200 steps; a cue to report after ``delay``
+  steps, default 10; a cue that says which way to turn at the end of a corridor of
+  ``length`` steps, default 6, truncated after ``3 (length + 1)`` steps).
 
 Use them with ``gymnasium.make("rlkit/Rooms-v0")`` or ``gymnasium.make_vec(...)``.
 """
@@ -22,13 +24,13 @@ from __future__ import annotations
 import gymnasium
 
 from .chain import ChainEnv
-from .memory import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv
+from .memory import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv, TMazeEnv
 from .pixels import PixelGridEnv
 from .random_walk import RandomWalkEnv
 from .rooms import RoomsEnv
 
 __all__ = ["CartPoleNoVelEnv", "ChainEnv", "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv",
-           "RecallEnv", "RoomsEnv"]
+           "RecallEnv", "RoomsEnv", "TMazeEnv"]
 
 # Entry points are strings (not the classes) so that subprocesses, e.g. of
 # ``gymnasium.make_vec(..., vectorization_mode="async")``, import the module themselves.
@@ -39,6 +41,7 @@ _ENVS: dict[str, tuple[str, int | None]] = {
     "rlkit/PendulumNoVel-v0": ("rlkit.envs.memory:PendulumNoVelEnv", 200),
     # delay + 2 steps per episode; the limit only guards a changed delay
     "rlkit/Recall-v0": ("rlkit.envs.memory:RecallEnv", 1000),
+    "rlkit/TMaze-v0": ("rlkit.envs.memory:TMazeEnv", None),  # truncates itself
     "rlkit/PixelGrid-v0": ("rlkit.envs.pixels:PixelGridEnv", None),  # truncates itself
     "rlkit/Chain-v0": ("rlkit.envs.chain:ChainEnv", None),  # truncates itself (n + 9 steps)
 }

@@ -5,6 +5,8 @@
 * :class:`PendulumNoVelEnv`: Pendulum with ``(cos theta, sin theta)`` only, no angular velocity.
 * :class:`RecallEnv`: a cue shown at the first step must be reported after ``delay`` blank
   steps; a memoryless policy is at chance level, ``1 / n_cues``.
+* :class:`TMazeEnv`: Bakker's T-maze: a cue at the start says which way to turn at the end of
+  a corridor; wrong turns cost as much as right ones pay.
 """
 
 from __future__ import annotations
@@ -94,3 +96,52 @@ class RecallEnv(gym.Env):
             return self._obs(), float(int(action) == self.cue), True, False, {"cue": self.cue}
         self.t += 1
         return self._obs(), 0.0, False, False, {}
+
+
+class TMazeEnv(gym.Env):
+    """Bakker's T-maze (2002): walk down a corridor, then turn the way a cue said at the start.
+
+    Observation ``(cue_up, cue_down, corridor, junction)``: at the start (position 0) the
+    one-hot cue, in the corridor (positions 1 to ``length - 1``) the corridor flag, at the
+    junction (position ``length``) the junction flag. Actions: 0 walks forward (at the junction
+    it stays), 1 turns up, 2 turns down. A turn at the junction ends the episode: reward 1 if
+    it is the cue's way, -1 if not. A turn in the corridor walks into a wall: nothing happens.
+    The episode is truncated after ``3 (length + 1)`` steps (return 0). So a policy must learn
+    to walk, and must remember the cue for ``length`` steps: a memoryless one that walks and
+    turns scores 0 on average; the optimum is 1, in ``length + 1`` steps.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, length: int = 6) -> None:
+        if length < 1:
+            raise ValueError(f"TMazeEnv needs a corridor length >= 1, got {length}")
+        self.length = length
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (4,), np.float32)
+        self.action_space = gym.spaces.Discrete(3)
+
+    def _obs(self) -> np.ndarray:
+        obs = np.zeros(4, np.float32)
+        if self.position == 0:
+            obs[self.cue] = 1.0
+        elif self.position < self.length:
+            obs[2] = 1.0
+        else:
+            obs[3] = 1.0
+        return obs
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.position, self.t = 0, 0
+        self.cue = int(self.np_random.integers(2))
+        return self._obs(), {}
+
+    def step(self, action):
+        action, self.t = int(action), self.t + 1
+        if action == 0:
+            self.position = min(self.position + 1, self.length)
+        elif self.position == self.length:  # a turn at the junction ends the episode
+            right = action - 1 == self.cue
+            return self._obs(), 1.0 if right else -1.0, True, False, {"cue": self.cue}
+        truncated = self.t >= 3 * (self.length + 1)
+        return self._obs(), 0.0, False, truncated, {}

@@ -25,6 +25,7 @@ import torch
 
 from rlkit import checkpoint as ckpt
 from rlkit import fast
+from rlkit.aligned import to_tensor
 from rlkit.approximators.base import eval_mode
 from rlkit.config import TrainConfig, to_dict
 from rlkit.environment import make_vec_env, seed_everything, single_spaces, torch_threads
@@ -116,6 +117,12 @@ class Agent:
     def load_extra_state(self, state: dict[str, Any]) -> None:
         pass
 
+    def on_fresh_episodes(self) -> None:
+        """Called when a new runner starts every env on a new episode that continues none of
+        the earlier ones (a new run, or a resume whose env state cannot be restored, or after
+        an env failure): drop whatever was kept from those episodes (DQN: its pending n-step
+        transitions). Nothing by default."""
+
     # --- shared machinery ---------------------------------------------------------------
     @contextmanager
     def own_randomness(self) -> Iterator[None]:
@@ -161,12 +168,10 @@ class Agent:
         return obs
 
     def preprocess(self, obs: np.ndarray, update_stats: bool = False) -> torch.Tensor:
-        """Raw env observations -> the tensor the networks see (normalized if configured)."""
-        obs = self.preprocess_array(obs)
-        if isinstance(obs, np.ndarray) and obs.flags.writeable:
-            # from_numpy shares the memory: a fifth of as_tensor's cost per step
-            return torch.from_numpy(obs).to(self.device)
-        return torch.as_tensor(obs, device=self.device)
+        """Raw env observations -> the tensor the networks see (normalized if configured), in
+        torch's own memory: a view of numpy's would make the products' rounding depend on
+        where numpy put the array (see :mod:`rlkit.aligned`)."""
+        return to_tensor(self.preprocess_array(obs), self.device)
 
     def make_runner(self) -> EnvRunner:
         cfg = self.config

@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from rlkit.aligned import to_tensor
+
 
 def gae_advantages(
     rewards: np.ndarray,
@@ -227,7 +229,7 @@ class RolloutBuffer:
         mask = self.valid.reshape(-1)
 
         def flat(x: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(x.reshape(-1, *x.shape[2:])[mask], device=device)
+            return to_tensor(x.reshape(-1, *x.shape[2:])[mask], device)
 
         return RolloutBatch(
             obs=flat(self.obs),
@@ -243,7 +245,7 @@ class RolloutBuffer:
         mask = torch.as_tensor(self.valid, device=device)
 
         def tensor(x: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(x, device=device)
+            return to_tensor(x, device)
 
         return SequenceBatch(
             tensor(self.obs), tensor(self.actions), tensor(self.episode_starts), mask,
@@ -403,6 +405,11 @@ class EpisodeBuffer:
             self.size -= k
             self.start -= k
 
+    def clear(self) -> None:
+        """Drop every stored step (their episodes are gone: the envs start anew)."""
+        self.size = 0
+        self.start[:] = 0
+
     def state_dict(self) -> dict:
         state = {name: getattr(self, name)[: self.size].copy() for name in self.FIELDS}
         state["start"] = self.start.copy()
@@ -511,11 +518,16 @@ class ReplayBuffer:
             # take + from_numpy: a quarter of the cost of x[indices] + as_tensor for 64 rows
             return torch.from_numpy(x.take(indices, axis=0)).to(device)
 
+        def network_input(x: np.ndarray) -> torch.Tensor:
+            # what a network reads is copied into torch's memory (rlkit.aligned); the other
+            # fields only meet elementwise operations, whose rounding ignores alignment
+            return to_tensor(x.take(indices, axis=0), device)
+
         return ReplayBatch(
-            obs=t(self.obs),
+            obs=network_input(self.obs),
             actions=t(self.actions),
             rewards=t(self.rewards),
-            next_obs=t(self.next_obs),
+            next_obs=network_input(self.next_obs),
             terminated=t(self.terminated),
             indices=indices,
             discounts=None if self.discounts is None else t(self.discounts),

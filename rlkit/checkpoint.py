@@ -26,7 +26,13 @@ def encode(tree: Any) -> Any:
     if isinstance(tree, np.ndarray):
         if tree.dtype.kind in "US":
             return {"__nd_str__": tree.tolist()}
-        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(tree)).clone()}
+        # the layout travels too (torch.save keeps strides): a Fortran-ordered array, as
+        # Gymnasium's vectorized CartPole returns its observations, comes back Fortran-ordered,
+        # so the first step after a resume multiplies the same layout (MKL rounds a product
+        # of a transposed operand differently)
+        if not tree.flags.f_contiguous:
+            tree = np.ascontiguousarray(tree)
+        return {"__ndarray__": torch.from_numpy(tree).clone()}
     if isinstance(tree, np.generic):
         return tree.item()
     if isinstance(tree, dict):

@@ -7,8 +7,12 @@ or corrupt checkpoint) end with one ``error: ...`` line on stderr and exit statu
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -199,10 +203,33 @@ def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, o
     print(f"{len(results)} runs; report: {out_dir / 'report.md'}")
 
 
-def _interrupted(what: str) -> None:
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop), raised where Ctrl-C raises KeyboardInterrupt."""
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """Inside the block SIGTERM raises :class:`_Terminated`: ``rlkit sweep`` and ``rlkit tune``
+    stop on it as on Ctrl-C (their ``finally`` blocks shut Ray down and free the directory),
+    and :func:`_interrupted` tells the two apart by the exit status."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread sets signal handlers
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(what: str, exc: KeyboardInterrupt) -> None:
     click.echo(f"interrupted; {what} keeps what finished: run the same command again to "
                f"continue (begun runs resume from their checkpoints)", err=True)
-    sys.exit(130)
+    sys.exit(143 if isinstance(exc, _Terminated) else 130)  # 128 + the signal, as train's
 
 
 @cli.command("sweep")
@@ -235,11 +262,12 @@ def sweep_command(algo, env_id, seeds, grid_items, set_items, total_timesteps, w
         raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
     out_dir = out_dir or Path("sweeps") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}"
     try:
-        run_sweep(algo, env_id, parse_seeds(seeds), parse_grid(list(grid_items)),
-                  parse_set(list(set_items)), out_dir, total_timesteps, workers, ray_address,
-                  wandb_mode or default_wandb_mode())
-    except KeyboardInterrupt:
-        _interrupted("the sweep")
+        with _sigterm_as_ctrl_c():
+            run_sweep(algo, env_id, parse_seeds(seeds), parse_grid(list(grid_items)),
+                      parse_set(list(set_items)), out_dir, total_timesteps, workers,
+                      ray_address, wandb_mode or default_wandb_mode())
+    except KeyboardInterrupt as exc:
+        _interrupted("the sweep", exc)
     print(f"summary: {out_dir / 'summary.md'}")
 
 
@@ -276,11 +304,12 @@ def tune_command(algo, env_id, n_trials, space_file, storage, study_name, total_
         raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
     out_dir = out_dir or Path("tune") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}"
     try:
-        run_tune(algo, env_id, n_trials, out_dir, space_file, storage, study_name,
-                 total_timesteps, parse_set(list(set_items)), workers, ray_address, seed,
-                 wandb_mode or default_wandb_mode())
-    except KeyboardInterrupt:
-        _interrupted("the study")
+        with _sigterm_as_ctrl_c():
+            run_tune(algo, env_id, n_trials, out_dir, space_file, storage, study_name,
+                     total_timesteps, parse_set(list(set_items)), workers, ray_address, seed,
+                     wandb_mode or default_wandb_mode())
+    except KeyboardInterrupt as exc:
+        _interrupted("the study", exc)
 
 
 @cli.command("plot")

@@ -22,6 +22,9 @@ import yaml
 
 from rlkit.errors import ConfigError
 
+MEMORY_TORSOS = ("lstm", "gru", "rnn", "attention")
+"""approximator types whose features carry a state from step to step"""
+
 
 @dataclass
 class ApproximatorConfig:
@@ -349,17 +352,23 @@ def packaged_config(algo: str) -> dict[str, Any]:
     return data
 
 
-def _layer(data: dict[str, Any], env_id: str) -> dict[str, Any]:
+SECTIONS = ("defaults", "memory_defaults", "envs")
+
+
+def _layer(data: dict[str, Any], env_id: str, memory: bool = False) -> dict[str, Any]:
     """A config file may be flat, or hold ``defaults`` and per-env ``envs`` sections, whose
-    keys are env ids or patterns (``ALE/*``)."""
-    if "defaults" in data or "envs" in data:
-        extra = set(data) - {"defaults", "envs"}
+    keys are env ids or patterns (``ALE/*``), and ``memory_defaults``, which go over
+    ``defaults`` (under ``envs``) when the torso has ``memory``."""
+    if any(section in data for section in SECTIONS):
+        extra = set(data) - set(SECTIONS)
         if extra:
             raise ConfigError(
-                f"a config with 'defaults'/'envs' sections cannot also hold top-level keys: "
-                f"{', '.join(sorted(extra))}"
+                f"a config with 'defaults'/'memory_defaults'/'envs' sections cannot also hold "
+                f"top-level keys: {', '.join(sorted(extra))}"
             )
         merged = dict(data.get("defaults") or {})
+        if memory:
+            merged = _merge(merged, data.get("memory_defaults") or {})
         for entry in _entries_for(data.get("envs") or {}, env_id):
             merged = _merge(merged, entry or {})
         return merged
@@ -384,12 +393,24 @@ def resolve_config(
     config_file: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Any:
-    """Merge packaged defaults, per-env tuning, a user file and overrides into ``cls``."""
-    values = _layer(packaged_config(algo), env_id)
-    if config_file is not None:
-        values = _merge(values, _layer(read_yaml(config_file), env_id))
-    if overrides:
-        values = _merge(values, overrides)
+    """Merge packaged defaults, per-env tuning, a user file and overrides into ``cls``.
+
+    Where the torso that results has memory, each file's ``memory_defaults`` join in over its
+    ``defaults``: a memory torso learns from short whole sequences that a feed-forward one's
+    defaults (one env's 2048-step rollout as one sequence) do not give it."""
+    packaged = packaged_config(algo)
+    user = read_yaml(config_file) if config_file is not None else {}
+
+    def merged(memory: bool) -> dict[str, Any]:
+        values = _layer(packaged, env_id, memory)
+        if config_file is not None:
+            values = _merge(values, _layer(user, env_id, memory))
+        return _merge(values, overrides or {})
+
+    values = merged(memory=False)
+    approximator = values.get("approximator")
+    if isinstance(approximator, dict) and approximator.get("type") in MEMORY_TORSOS:
+        values = merged(memory=True)
     return from_dict(cls, values)
 
 

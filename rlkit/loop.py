@@ -4,7 +4,8 @@ SIGINT (Ctrl-C) or SIGTERM (a scheduler's stop) finishes the current iteration, 
 checkpoint, flushes the metrics and returns; ``rlkit train ... --resume RUN_DIR`` continues from
 there. A second signal aborts. A run killed outright resumes from its last periodic checkpoint
 (``checkpoint_freq``): the metrics rows logged after it are moved to
-``metrics.discarded.jsonl`` and written again as training repeats those steps.
+``metrics.discarded.jsonl`` and written again, the same, as training repeats those steps: a
+resumed run ends with exactly the numbers of an uninterrupted one (see :mod:`rlkit.aligned`).
 
 Faults end the run with a :class:`~rlkit.errors.RunError` (one line in the CLI) and never cost
 the last good checkpoint: a non-finite loss, gradient or parameter, or a non-finite value from
@@ -179,10 +180,13 @@ def train(
         normalizer = agent.obs_normalizer
         saved_stats = normalizer.state_dict() if pending is not None and normalizer else None
         agent.runner = agent.make_runner()
-        if pending is not None and not agent.runner.load_state_dict(pending):
+        restored = pending is not None and agent.runner.load_state_dict(pending)
+        if pending is not None and not restored:
             print("note: this env's state cannot be restored; resuming with fresh episodes")
         elif saved_stats is not None:
             normalizer.load_state_dict(saved_stats)
+        if not restored:  # also a checkpoint without episodes (written after an env failure)
+            agent.on_fresh_episodes()
         agent._pending_runner_state = None
     if agent.next_log <= agent.global_step:
         agent.next_log = agent.global_step + cfg.log_freq

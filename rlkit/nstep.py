@@ -112,6 +112,10 @@ class NStepAccumulator:
             discounts=self._powers[age[slots] + 1].astype(np.float32),
         )
 
+    def clear(self) -> None:
+        """Drop every pending transition (their episodes are gone: the envs start anew)."""
+        self.length[:] = 0
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "obs": self.obs.copy(),

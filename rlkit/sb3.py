@@ -24,11 +24,12 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from rlkit.approximators.base import ACTIVATIONS
+from rlkit.config import MEMORY_TORSOS
 from rlkit.errors import RlkitError
 
 MLP = ("mlp",)
 CNN = ("cnn",)
-MEMORY = ("lstm", "gru", "rnn", "attention")
+MEMORY = MEMORY_TORSOS
 """Torso kinds: an MLP maps to SB3's MlpPolicy, a CNN to its CnnPolicy, a memory torso to
 sb3-contrib's RecurrentPPO (an LSTM)."""
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,18 @@ def _check_reachable(address: str) -> None:
         raise _unreachable(address, exc.strerror or type(exc).__name__) from None
 
 
+def _init(ray: Any, **kwargs: Any) -> None:
+    """``ray.init``, keeping a SIGTERM handler the caller installed (``rlkit sweep`` and
+    ``rlkit tune`` stop on SIGTERM as on Ctrl-C), which ray.init replaces with its own (with
+    Ray 2.60 a SIGTERM then aborts the driver, exit status -6)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        ray.init(**kwargs)
+    finally:
+        if callable(previous) and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
 def connect(address: str | None, local_cpus: int) -> str:
     """Start an embedded Ray of ``local_cpus`` CPUs (no address), or join the cluster at
     ``address`` (``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``). A Ray already initialized in
@@ -73,12 +87,12 @@ def connect(address: str | None, local_cpus: int) -> str:
     if address is None:
         # "local": a new instance even when this machine runs a cluster (ray start), which a
         # bare ray.init() would join
-        ray.init(address="local", num_cpus=local_cpus, **quiet)
+        _init(ray, address="local", num_cpus=local_cpus, **quiet)
         return f"an embedded Ray on this machine ({local_cpus} CPUs)"
     _check_reachable(address)
     quiet.pop("include_dashboard")  # a cluster's head decides that
     try:
-        ray.init(address=address, **quiet)
+        _init(ray, address=address, **quiet)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
         why = str(exc).splitlines()[0][:160]
         if address.startswith("ray://") and "timeout" in why:

@@ -15,6 +15,35 @@ def test_per_env_values_override_defaults():
     assert (other.n_envs, other.n_steps) == (1, 2048)
 
 
+@pytest.mark.parametrize("torso, expected", [
+    ("mlp", (2048, 64)),  # PPO's defaults
+    *[(torso, (128, 128)) for torso in ("lstm", "gru", "rnn", "attention")],  # memory_defaults
+])
+def test_a_memory_torso_without_an_entry_gets_the_memory_defaults(torso, expected):
+    """No entry for the env: a memory torso takes configs/ppo.yaml's memory_defaults (short
+    whole sequences, several gradient steps a rollout), a feed-forward one the defaults."""
+    cfg = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0",
+                         overrides={"approximator": {"type": torso}})
+    assert (cfg.n_steps, cfg.batch_size) == expected
+
+
+def test_an_entry_a_file_and_set_win_over_the_memory_defaults(tmp_path):
+    """memory_defaults sit just above defaults: the env's entry (CartPoleNoVel's 32-step
+    rollouts), a --config file's keys and --set all go over them; what they leave alone the
+    memory defaults still set."""
+    entry = resolve_config(PPOConfig, "ppo", "rlkit/CartPoleNoVel-v0")
+    assert (entry.n_steps, entry.batch_size) == (32, 256)
+    lstm = {"approximator": {"type": "lstm"}}
+    assert resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0",
+                          overrides={**lstm, "n_steps": 256}).n_steps == 256
+    path = tmp_path / "mine.yaml"
+    path.write_text("defaults: {batch_size: 32}\nmemory_defaults: {n_epochs: 3}\n")
+    cfg = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0", config_file=path, overrides=lstm)
+    assert (cfg.n_steps, cfg.batch_size, cfg.n_epochs) == (128, 32, 3)
+    mlp = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0", config_file=path)
+    assert (mlp.n_steps, mlp.batch_size, mlp.n_epochs) == (2048, 32, 10)
+
+
 def test_set_values_are_parsed_and_typed():
     overrides = parse_set(["learning_rate=1e-3", "approximator.hidden_sizes=[32, 16]",
                            "clip_range_vf=null", "anneal_lr=true", "total_timesteps=2e4"])

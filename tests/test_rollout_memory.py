@@ -88,19 +88,20 @@ def test_predict_carries_the_state_and_resets_at_episode_starts():
 
 
 @pytest.mark.numerics
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("algo", ["ppo", "a2c", "reinforce"])
-def test_resume_of_a_recurrent_run_equals_the_uninterrupted_run(interrupt_and_resume, algo):
+def test_resume_of_a_recurrent_run_equals_the_uninterrupted_run(interrupt_and_resume, algo,
+                                                                kind):
     """The checkpoint holds the runner's memory (and REINFORCE's running episodes): a resumed
-    run acts from the same state."""
+    run acts from the same state, and ends with the weights, optimizer states and metrics rows
+    of the uninterrupted run bit for bit (the fixture's checks)."""
     extra = {"ppo": {"n_steps": 8, "batch_size": 16, "n_epochs": 2}, "a2c": {"n_steps": 8},
              "reinforce": {"rollout_steps": 8, "batch_episodes": 2}}[algo]
-    full, resumed = interrupt_and_resume(
+    interrupt_and_resume(
         lambda: rlkit.make(algo, "rlkit/CartPoleNoVel-v0", seed=1, n_envs=2,
-                           approximator=LSTM, eval_freq=64, eval_episodes=2, log_freq=32,
-                           total_timesteps=256, **extra),
+                           approximator={**LSTM, "type": kind}, eval_freq=64, eval_episodes=2,
+                           log_freq=32, total_timesteps=256, **extra),
         at=3)
-    for key, value in full.policy.state_dict().items():
-        torch.testing.assert_close(resumed.policy.state_dict()[key], value, rtol=0, atol=0)
 
 
 def _record_acting_log_probs(agent):

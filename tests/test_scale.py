@@ -73,10 +73,11 @@ def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(cluster, tmp_p
     out = tmp_path / "sweep"
     trial_dir = out / "trials" / "trial-000"
     killed: list[int] = []
+    sweep_over = threading.Event()
 
     def kill_when_checkpointed() -> None:
-        deadline = time.time() + 120
-        while time.time() < deadline:
+        # no deadline of its own: on a loaded machine Ray may take minutes to start the worker
+        while not sweep_over.is_set():
             lock = trial_dir / ".lock"
             if (trial_dir / "checkpoint.pt").is_file() and lock.is_file():
                 try:
@@ -90,9 +91,12 @@ def test_killed_worker_is_retried_and_resumes_from_its_checkpoint(cluster, tmp_p
 
     killer = threading.Thread(target=kill_when_checkpointed)
     killer.start()
-    rows = run_sweep("ppo", "CartPole-v1", [0], {}, settings, out, total_timesteps=4096,
-                     ray_address=cluster.address, echo=lambda *a: None)
-    killer.join()
+    try:
+        rows = run_sweep("ppo", "CartPole-v1", [0], {}, settings, out, total_timesteps=4096,
+                         ray_address=cluster.address, echo=lambda *a: None)
+    finally:
+        sweep_over.set()
+        killer.join()
     assert killed, "the trial finished before it could be killed"
     attempts = [json.loads(line) for line in (trial_dir / "attempts.jsonl").read_text()
                 .splitlines()]

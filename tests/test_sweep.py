@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import time
 
 import pytest
 
@@ -93,3 +96,67 @@ def test_a_sweep_directory_holds_one_sweep(tmp_path):
     (out / "sweep.json").write_text(json.dumps({"algo": "a2c"}))
     with pytest.raises(RlkitError, match="holds a different sweep"):
         run_sweep("ppo", "CartPole-v1", [0], {}, {}, out, 64)
+
+
+@pytest.fixture
+def sigterm_net():
+    """While the test runs, a SIGTERM that nothing else handles fails it (its default action
+    would end pytest), and SIGINT raises KeyboardInterrupt (pytest run as a background job
+    starts with SIGINT ignored). The SIGTERM handler, to check that a command puts it back."""
+    def unhandled(signum, frame):
+        raise AssertionError("SIGTERM reached no handler of the command")
+
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, unhandled),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
+    yield unhandled
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("command, driver, args", [
+    ("sweep", "rlkit.sweep.run_sweep", []),
+    ("tune", "rlkit.tune.run_tune", ["--trials", "2"]),
+], ids=["sweep", "tune"])
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_sigint_and_sigterm_stop_the_driver_with_the_rerun_line_and_128_plus_the_signal(
+        capsys, monkeypatch, tmp_path, sigterm_net, command, driver, args, signum, status):
+    """Ctrl-C or a scheduler's SIGTERM while the driver runs: one line saying to run the same
+    command again, exit status 130 or 143 (as `rlkit train`'s); the caller's handler is back.
+    (test_tune.py's interrupted study checks the rerun on a real study, for both signals.)"""
+    def driver_signalled(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        time.sleep(10)  # the handler raises here
+        raise AssertionError(f"{signal.Signals(signum).name} did not stop the driver")
+
+    monkeypatch.setattr(driver, driver_signalled)
+    code, out, err = run_cli(capsys, command, "ppo", "CartPole-v1", "--out",
+                             str(tmp_path / "out"), *args)
+    assert code == status, err
+    assert "run the same command again" in err and err.count("\n") == 1, err
+    assert signal.getsignal(signal.SIGTERM) is sigterm_net
+
+
+@pytest.mark.scale
+@pytest.mark.parametrize("address", [None, "cluster"])
+def test_ray_keeps_a_sigterm_handler_the_driver_installed(sigterm_net, address):
+    """ray.init puts its own SIGTERM handler (a sys.exit) in place of the process's; connect()
+    keeps the one `rlkit sweep` and `rlkit tune` installed, so SIGTERM still stops them as
+    Ctrl-C does."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    from rlkit import scale
+
+    assert not ray.is_initialized()
+    nodes = None
+    if address == "cluster":  # its head node, started in this process, sets its own handler
+        nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        signal.signal(signal.SIGTERM, sigterm_net)
+    try:
+        scale.connect(nodes.address if nodes else None, 1)
+        assert signal.getsignal(signal.SIGTERM) is sigterm_net
+    finally:
+        scale.shutdown()
+        if nodes is not None:
+            nodes.shutdown()

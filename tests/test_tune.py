@@ -154,10 +154,12 @@ def test_tune_errors_are_one_line_with_status_2(capsys, tmp_path, args, message)
 
 
 @pytest.mark.scale
-def test_interrupted_study_continues_with_the_same_command(tmp_path):
-    """Ctrl-C after a trial has finished, then the same command: the study ends with exactly
-    --trials trials, numbered once each, none lost or run twice, the finished ones untouched;
-    best.yaml is a config `rlkit train --config` takes."""
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_interrupted_study_continues_with_the_same_command(tmp_path, signum, status):
+    """Ctrl-C (or a scheduler's SIGTERM) after a trial has finished, then the same command:
+    the study ends with exactly --trials trials, numbered once each, none lost or run twice,
+    the finished ones untouched; best.yaml is a config `rlkit train --config` takes."""
     out = tmp_path / "tune"
     # one trial at a time: after the first has finished, the others leave a wide window
     cmd = [sys.executable, "-m", "rlkit", "tune", "ppo", "CartPole-v1", "--trials", "4",
@@ -166,11 +168,10 @@ def test_interrupted_study_continues_with_the_same_command(tmp_path):
            "--set", "n_steps=64", "--set", "batch_size=64"]
     env = {**os.environ, "WANDB_MODE": "disabled"}
     storage = f"sqlite:///{out.resolve() / 'study.db'}"
-    # SIGINT's default action back (a background job of a shell starts with it ignored,
-    # and a child inherits that, so Ctrl-C would never reach Python)
+    # the signal's default action back (a background job of a shell starts with SIGINT
+    # ignored, and a child inherits that, so Ctrl-C would never reach Python)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                             text=True, preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
     deadline, done = time.time() + 180, []
     while time.time() < deadline and not done and first.poll() is None:
         time.sleep(0.5)
@@ -182,9 +183,9 @@ def test_interrupted_study_continues_with_the_same_command(tmp_path):
     if first.poll() is not None:
         pytest.fail(f"the study ended early: {first.communicate()[1]}")
     assert done, "no trial finished in time"
-    first.send_signal(signal.SIGINT)
+    first.send_signal(signum)
     _, err = first.communicate(timeout=120)
-    assert first.returncode == 130, f"exit {first.returncode} (done before the signal?) {err}"
+    assert first.returncode == status, f"exit {first.returncode} (done before the signal?) {err}"
     assert "run the same command again" in err
     interrupted = optuna.load_study(study_name="ppo-CartPole-v1", storage=storage).trials
     before = {t.number: t.value for t in interrupted if t.state.is_finished()}

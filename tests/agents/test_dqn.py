@@ -372,19 +372,20 @@ def test_collect_stores_truncation_as_non_terminal(counter, n_step, end):
 
 
 @pytest.mark.numerics
-@pytest.mark.parametrize("options", [
-    {},  # PER + double Q
-    {"n_step": 3, "prioritized": False, "dueling": True, "normalize_obs": True, "tau": 0.3},
-])
-def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, options):
+@pytest.mark.parametrize("env_id, options", [
+    ("CartPole-v1", {}),  # PER + double Q
+    ("CartPole-v1", {"n_step": 3, "prioritized": False, "dueling": True, "normalize_obs": True,
+                     "tau": 0.3}),
+    ("rlkit/PixelGrid-v0", {"approximator": {"type": "cnn", "conv_layers": [[8, 4, 4]],
+                                             "conv_dense": 32}}),
+], ids=["mlp", "mlp-nstep-dueling-normalized", "cnn"])
+def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, env_id, options):
     """Ctrl-C once training has started (the 7th update), then --resume: the replay buffer,
-    n-step queue, target network and counters come back, and every metrics row and weight
-    equals the uninterrupted run's."""
+    n-step queue, target network and counters come back, and every metrics row, weight and
+    optimizer state equals the uninterrupted run's bit for bit (the fixture's checks)."""
     full, resumed = interrupt_and_resume(
-        lambda: rlkit.make("dqn", "CartPole-v1", seed=1, n_envs=2, **SMALL, **options), at=7)
+        lambda: rlkit.make("dqn", env_id, seed=1, n_envs=2, **{**SMALL, **options}), at=7)
     assert resumed.n_updates == full.n_updates
-    for key, value in full.q_net.state_dict().items():
-        torch.testing.assert_close(resumed.q_net.state_dict()[key], value, rtol=0, atol=0)
 
 
 
@@ -485,6 +486,54 @@ def test_checkpoint_modules_and_nstep_state(n_step):
     agent.load_extra_state({**state, "nstep": None})
     other = rlkit.make("dqn", "CartPole-v1", n_step=4 - n_step, eval_freq=0)
     agent.load_extra_state({**state, "nstep": other.extra_state()["nstep"]})
+
+
+@pytest.mark.parametrize("fresh", ["env state not restorable", "checkpoint without episodes"])
+def test_a_resume_with_fresh_episodes_drops_the_pending_n_step_transitions(
+        tmp_path, monkeypatch, capsys, counter, fresh):
+    """Checkpointed 4 steps into a Counter episode (obs = t), with the transitions from obs 2
+    and 3 pending; the resumed run starts a new episode at obs 0. Those two are dropped, not
+    completed with the new episode's rewards: every stored transition runs 3 steps on within
+    one episode (next_obs = obs + 3, G = 1 + .5 + .25)."""
+    from rlkit import env_state
+
+    env_id = counter(terminate_at=100, max_steps=100)
+    options = {**LINEAR, "n_envs": 1, "n_step": 3, "train_freq": 4, "learning_starts": 1000,
+               "eval_episodes": 1}
+    agent = rlkit.make("dqn", env_id, **options)
+    agent.learn(4, run_dir=tmp_path)
+    assert len(agent.buffer) == 2 and agent.nstep.length.tolist() == [2]
+    if fresh == "env state not restorable":
+        monkeypatch.setattr(env_state, "restore", lambda env, state: False)
+    else:  # as train() writes it after an env failure: the runner dropped
+        agent.runner = None
+        agent.save(tmp_path / "checkpoint.pt")
+    resumed = rlkit.load(tmp_path)
+    assert resumed.nstep.length.tolist() == [2]  # the checkpoint holds them
+    capsys.readouterr()
+    resumed.learn(8)
+    assert ("resuming with fresh episodes" in capsys.readouterr().out) == (
+        fresh == "env state not restorable")
+    buffer = resumed.buffer
+    assert len(buffer) == 2 + 6  # the new episode's from obs 0-5 (6 and 7 still pending)
+    np.testing.assert_array_equal(buffer.obs[:8, 0], [0, 1, 0, 1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(buffer.next_obs[:8, 0] - buffer.obs[:8, 0], [3] * 8)
+    np.testing.assert_allclose(buffer.rewards[:8], [1.75] * 8)
+
+
+def test_a_resume_with_fresh_episodes_draws_new_thompson_weights(tmp_path):
+    """Thompson exploration draws each env's weights at its episode starts: a resume that
+    starts every env on a new episode draws them all anew."""
+    agent = rlkit.make("dqn", "rlkit/Chain-v0", seed=0, n_envs=2, learning_starts=1000,
+                       eval_episodes=1, eval_freq=0)
+    agent.learn(4, run_dir=tmp_path)
+    assert not agent.redraw.any()  # 4 steps into both envs' first episodes
+    agent.runner = None
+    agent.save(tmp_path / "checkpoint.pt")
+    resumed = rlkit.load(tmp_path)
+    assert not resumed.redraw.any()
+    resumed.on_fresh_episodes()
+    assert resumed.redraw.all()
 
 
 def test_act_explores_with_the_agents_generator_and_is_greedy_when_deterministic():
@@ -763,7 +812,9 @@ def test_bayes_config_errors(override, message):
 
 
 def test_thompson_run_resumes_bit_identically(interrupt_and_resume):
-    """The posterior, each env's draw and the redraw flags travel in the checkpoint."""
+    """The posterior, each env's draw and the redraw flags travel in the checkpoint (the Chain
+    entry's q_head: bayes_linear), and the posterior's Cholesky solves get their operands as in
+    the uninterrupted run (the fixture's checks)."""
     small = dict(total_timesteps=1200, eval_freq=400, posterior_update_interval=200,
                  learning_starts=100, n_envs=2)
     full, resumed = interrupt_and_resume(
@@ -797,3 +848,23 @@ def test_thompson_dqn_learns_cartpole(learns, seed):
     and at 50k; at 100k, 500 on seeds 0-4 (160-220 s each)."""
     learns("dqn", "CartPole-v1", seed=seed, bar=475, budget=40_000, q_head="bayes_linear",
            exploration="thompson", dueling=False)
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_q_network_starts_from_torchs_default_linear_init(dueling):
+    """An MLP Q network starts as SB3's DQN does: torch's default Linear init, weights and
+    biases uniform in +-1/sqrt(fan_in), in the torso and the head. The orthogonal init of the
+    policy-gradient torsos (gain sqrt 2, zero biases) left plain DQN's greedy policy unstable on
+    CartPole (see QNetwork.reset_parameters): its biases are 0 and its first layer's weights
+    spread a third as wide."""
+    torch.manual_seed(0)
+    net = QNetwork(gym.spaces.Box(-1, 1, (4,)), 2,
+                   ApproximatorConfig(hidden_sizes=[256, 256], activation="relu"), dueling)
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == (4 if dueling else 3)
+    for layer in linears:
+        bound = layer.in_features ** -0.5
+        for param in (layer.weight, layer.bias):
+            assert param.abs().max() <= bound
+        assert (layer.bias != 0).all()
+        assert layer.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.15)

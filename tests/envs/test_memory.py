@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from rlkit.envs import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv  # noqa: F401  registers
+from rlkit.envs import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv, TMazeEnv  # noqa: F401
 
-IDS = {"rlkit/CartPoleNoVel-v0": 500, "rlkit/PendulumNoVel-v0": 200, "rlkit/Recall-v0": 1000}
+IDS = {"rlkit/CartPoleNoVel-v0": 500, "rlkit/PendulumNoVel-v0": 200, "rlkit/Recall-v0": 1000,
+       "rlkit/TMaze-v0": None}
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -83,3 +84,48 @@ def test_a_memoryless_policy_is_at_chance_on_recall():
 def test_bad_recall_settings_fail_at_once():
     with pytest.raises(ValueError, match="delay >= 0 and n_cues >= 2"):
         RecallEnv(delay=-1)
+
+
+@pytest.mark.parametrize("length", [1, 4])
+def test_tmaze_cue_corridor_junction_and_the_turn(length):
+    """The cue at the start, the corridor flag for length - 1 steps forward, the junction flag;
+    a turn in the corridor changes nothing, the turn at the junction pays 1 (the cue's way:
+    action 1 for cue 0, 2 for cue 1) or -1 and ends the episode."""
+    env = TMazeEnv(length=length)
+    for seed in range(6):
+        obs, _ = env.reset(seed=seed)
+        cue = int(np.argmax(obs[:2]))
+        np.testing.assert_array_equal(obs, np.eye(4)[cue])
+        for position in range(1, length + 1):
+            obs, reward, terminated, truncated, _ = env.step(1 + cue)  # into the wall
+            assert reward == 0.0 and not terminated and not truncated
+            obs, reward, terminated, truncated, _ = env.step(0)
+            np.testing.assert_array_equal(obs, np.eye(4)[2 if position < length else 3])
+            assert reward == 0.0 and not terminated
+        obs, reward, terminated, _, _ = env.step(0)  # forward at the junction: it stays
+        np.testing.assert_array_equal(obs, [0, 0, 0, 1])
+        right = seed % 2 == 1
+        _, reward, terminated, _, info = env.step(1 + (cue if right else 1 - cue))
+        assert terminated and reward == (1.0 if right else -1.0) and info["cue"] == cue
+
+
+def test_tmaze_truncates_after_three_times_its_shortest_episode():
+    env = TMazeEnv(length=2)
+    env.reset(seed=0)
+    flags = [env.step(1)[3] for _ in range(9)]  # walking into the wall at the start
+    assert flags == [False] * 8 + [True]
+
+
+def test_a_memoryless_policy_scores_zero_on_the_tmaze():
+    """The junction looks the same whatever the cue: a policy that walks there and turns by
+    what it sees turns the right way half the time, -1 and 1 alike: mean 0."""
+    env = TMazeEnv(length=3)
+    returns = []
+    for seed in range(400):
+        env.reset(seed=seed)
+        for _ in range(3):
+            env.step(0)
+        returns.append(env.step(1)[1])
+    assert -0.1 < np.mean(returns) < 0.1
+    with pytest.raises(ValueError, match="length >= 1"):
+        TMazeEnv(length=0)
