@@ -868,3 +868,13 @@ def test_q_network_starts_from_torchs_default_linear_init(dueling):
             assert param.abs().max() <= bound
         assert (layer.bias != 0).all()
         assert layer.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.15)
+
+
+def test_a_linear_q_function_keeps_its_heads_own_init():
+    """Only an MLP torso and its head take torch's init: a linear Q function on Fourier
+    features keeps the orthogonal head with zero biases that MountainCar's entry was tuned on."""
+    net = QNetwork(gym.spaces.Box(-1, 1, (2,)), 3,
+                   ApproximatorConfig(type="linear", features="fourier", order=3), False)
+    assert (net.head.q.bias == 0).all()
+    rows = net.head.q.weight @ net.head.q.weight.T  # orthogonal rows: W W^T = I
+    torch.testing.assert_close(rows, torch.eye(3), atol=1e-5, rtol=0)

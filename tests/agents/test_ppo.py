@@ -262,9 +262,8 @@ def test_ppo_with_memory_learns_recall(learns, seed, torso):
     """The shipped Recall-v0 config (a cue to report after 10 blank steps; return 1 for the
     right answer, so the mean return is the success rate), with its LSTM or with attention
     over 12 steps (the shipped entry with only the torso swapped). A memoryless policy is at
-    chance, 0.5 (an mlp: 0.48-0.56 on seeds 0-4). Measured 2026-11-26, seeds 0 / 1 / 2 (50
-    episodes): untrained 0.44 / 0.54 / 0.46 (lstm) and 0.44 / 0.46 / 0.46 (attention), trained
-    1.0 for both torsos on seeds 0-4 (benchmarks/memory_tasks.py)."""
+    chance, 0.5 (an mlp: 0.48-0.56 on seeds 0-4). Untrained 0.44-0.56 (50 episodes); trained
+    1.0 on seeds 0-9 with the LSTM (benchmarks/LEARNING.md)."""
     approximator = {"type": "attention", "context": 12} if torso == "attention" else {}
     learns("ppo", "rlkit/Recall-v0", seed=seed, bar=0.95, approximator=approximator)
 
