@@ -870,11 +870,17 @@ def test_q_network_starts_from_torchs_default_linear_init(dueling):
         assert layer.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.15)
 
 
-def test_a_linear_q_function_keeps_its_heads_own_init():
-    """Only an MLP torso and its head take torch's init: a linear Q function on Fourier
-    features keeps the orthogonal head with zero biases that MountainCar's entry was tuned on."""
+def test_a_linear_q_function_and_a_bayesian_heads_torso_keep_their_own_init():
+    """Only an MLP torso under a trained head takes torch's init: a linear Q function on
+    Fourier features keeps the orthogonal head with zero biases that MountainCar's entry was
+    tuned on, and the MLP torso under Thompson DQN's Bayesian head its orthogonal layers with
+    zero biases (rlkit/Chain-v0's entry)."""
     net = QNetwork(gym.spaces.Box(-1, 1, (2,)), 3,
                    ApproximatorConfig(type="linear", features="fourier", order=3), False)
     assert (net.head.q.bias == 0).all()
     rows = net.head.q.weight @ net.head.q.weight.T  # orthogonal rows: W W^T = I
     torch.testing.assert_close(rows, torch.eye(3), atol=1e-5, rtol=0)
+    thompson = QNetwork(gym.spaces.Box(-1, 1, (4,)), 2, ApproximatorConfig(hidden_sizes=[64]),
+                        False, bayes=True)
+    linears = [m for m in thompson.torso.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all((layer.bias == 0).all() for layer in linears)
