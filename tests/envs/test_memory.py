@@ -68,17 +68,21 @@ def test_recall_shows_the_cue_once_then_asks(delay):
         assert terminated and reward == float(seed % 2) and info["cue"] == cue
 
 
-def test_a_memoryless_policy_is_at_chance_on_recall():
-    """The query observation is the same whatever the cue: any function of it answers one
-    cue, right for about 1 / n_cues of the episodes (2 cues: 0.5)."""
-    env = RecallEnv(delay=10, n_cues=2)
-    rewards = []
+@pytest.mark.parametrize("env, walk, answer, low, high", [
+    (RecallEnv(delay=10, n_cues=2), 11, 0, 0.42, 0.58),
+    (TMazeEnv(length=3), 3, 1, -0.1, 0.1),
+])
+def test_a_memoryless_policy_is_at_chance(env, walk, answer, low, high):
+    """The query (Recall) or the junction (T-maze) looks the same whatever the cue: a policy
+    that acts on what it sees gets one cue right, about half the episodes with 2 cues: a mean
+    return of 0.5 on Recall (1 or 0), 0 on the T-maze (1 or -1)."""
+    returns = []
     for seed in range(400):
         env.reset(seed=seed)
-        for _ in range(11):
+        for _ in range(walk):
             env.step(0)
-        rewards.append(env.step(0)[1])
-    assert 0.42 < np.mean(rewards) < 0.58
+        returns.append(env.step(answer)[1])
+    assert low < np.mean(returns) < high
 
 
 def test_bad_recall_settings_fail_at_once():
@@ -116,16 +120,6 @@ def test_tmaze_truncates_after_three_times_its_shortest_episode():
     assert flags == [False] * 8 + [True]
 
 
-def test_a_memoryless_policy_scores_zero_on_the_tmaze():
-    """The junction looks the same whatever the cue: a policy that walks there and turns by
-    what it sees turns the right way half the time, -1 and 1 alike: mean 0."""
-    env = TMazeEnv(length=3)
-    returns = []
-    for seed in range(400):
-        env.reset(seed=seed)
-        for _ in range(3):
-            env.step(0)
-        returns.append(env.step(1)[1])
-    assert -0.1 < np.mean(returns) < 0.1
+def test_bad_tmaze_settings_fail_at_once():
     with pytest.raises(ValueError, match="length >= 1"):
         TMazeEnv(length=0)
