@@ -121,7 +121,7 @@ class Agent:
         """Called when a new runner starts every env on a new episode that continues none of
         the earlier ones (a new run, or a resume whose env state cannot be restored, or after
         an env failure): drop whatever was kept from those episodes (DQN: its pending n-step
-        transitions). Nothing by default."""
+        transitions and Thompson draws; REINFORCE: its running episodes). Nothing by default."""
 
     # --- shared machinery ---------------------------------------------------------------
     @contextmanager
