@@ -39,8 +39,7 @@ def evaluate(
         running = np.ones(n_episodes, dtype=bool)
         state = None  # a memory torso's state: every episode starts afresh
         networks = [m for m in agent.modules().values() if isinstance(m, torch.nn.Module)]
-        # once for the loop: predict's own eval mode and generator swap then cost nothing
-        with eval_mode(*networks), agent.own_randomness():
+        with eval_mode(*networks):  # once for the loop: predict's own then costs nothing
             while running.any():
                 if agent.has_memory:
                     actions, state = agent.predict(obs, deterministic, state,
