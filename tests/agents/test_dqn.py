@@ -828,16 +828,26 @@ def test_thompson_run_resumes_bit_identically(interrupt_and_resume):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_thompson_dqn_walks_the_chain_where_epsilon_greedy_never_gets_there(learns, seed):
+def test_thompson_dqn_walks_the_chain_where_epsilon_greedy_hardly_gets_there(learns, seed):
     """The shipped rlkit/Chain-v0 entry (N = 20, 20k steps, ~12 s): the greedy policy walks to
     the far end (0.82, the optimum), and the same entry with epsilon-greedy exploration and a
-    plain linear head never once reaches it in training. 2026-11-26, seeds 0-4: Thompson 0.82
-    on all five (the end reached in 230-565 training episodes); epsilon-greedy 0 of 5."""
-    learns("dqn", "rlkit/Chain-v0", seed=seed, bar=0.8)
+    plain linear head does not learn to: its greedy policy stays below the bar, and in
+    training it reaches the far end not a tenth as often as Thompson sampling does (which,
+    once it found it, walks there every episode). 2026-11-26, seeds 0-4: Thompson 0.82 on
+    all five (the end reached in 230-565 training episodes); epsilon-greedy 0 of 5. Since
+    DQN's MLP torso starts from torch's init (2026-12-07), epsilon-greedy reached the end
+    twice in 20k steps on seed 4, so "never" became "hardly": seeds 0-9 in
+    benchmarks/LEARNING.md."""
+    thompson = learns("dqn", "rlkit/Chain-v0", seed=seed, bar=0.8)
     dithering = rlkit.make("dqn", "rlkit/Chain-v0", seed=seed, eval_freq=0,
                            exploration="epsilon_greedy", q_head="linear")
     dithering.learn()
-    assert (dithering.buffer.rewards[: len(dithering.buffer)] > 0.5).sum() == 0
+    assert dithering.last_eval["mean_return"] < 0.8
+
+    def far_end_visits(agent):
+        return int((agent.buffer.rewards[: len(agent.buffer)] > 0.5).sum())
+
+    assert far_end_visits(dithering) * 10 < far_end_visits(thompson)
 
 
 @pytest.mark.slow
