@@ -106,17 +106,21 @@ class TMazeEnv(gym.Env):
     junction (position ``length``) the junction flag. Actions: 0 walks forward (at the junction
     it stays), 1 turns up, 2 turns down. A turn at the junction ends the episode: reward 1 if
     it is the cue's way, -1 if not. A turn in the corridor walks into a wall: nothing happens.
-    The episode is truncated after ``3 (length + 1)`` steps (return 0). So a policy must learn
-    to walk, and must remember the cue for ``length`` steps: a memoryless one that walks and
-    turns scores 0 on average; the optimum is 1, in ``length + 1`` steps.
+    Every step that does not end the episode costs ``step_cost`` (0.01), as Bakker's walls and
+    waits cost: without it, standing at the junction until the episode is truncated after
+    ``3 (length + 1)`` steps scores 0 for sure, as much as a memoryless turn on average, and
+    PPO (rlkit's or sb3-contrib's RecurrentPPO) settles there and never learns the turn. With
+    it, waiting scores ``-3 (length + 1) step_cost`` (-0.21 at length 6), a memoryless turn
+    ``-length step_cost`` on average (-0.06), the optimum ``1 - length step_cost`` (0.94).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, length: int = 6) -> None:
-        if length < 1:
-            raise ValueError(f"TMazeEnv needs a corridor length >= 1, got {length}")
-        self.length = length
+    def __init__(self, length: int = 6, step_cost: float = 0.01) -> None:
+        if length < 1 or not step_cost >= 0:
+            raise ValueError(f"TMazeEnv needs a corridor length >= 1 and a step cost >= 0, "
+                             f"got {length}, {step_cost}")
+        self.length, self.step_cost = length, float(step_cost)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (4,), np.float32)
         self.action_space = gym.spaces.Discrete(3)
 
@@ -144,4 +148,4 @@ class TMazeEnv(gym.Env):
             right = action - 1 == self.cue
             return self._obs(), 1.0 if right else -1.0, True, False, {"cue": self.cue}
         truncated = self.t >= 3 * (self.length + 1)
-        return self._obs(), 0.0, False, truncated, {}
+        return self._obs(), -self.step_cost, False, truncated, {}

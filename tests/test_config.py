@@ -16,15 +16,18 @@ def test_per_env_values_override_defaults():
 
 
 @pytest.mark.parametrize("torso, expected", [
-    ("mlp", (2048, 64)),  # PPO's defaults
-    *[(torso, (128, 128)) for torso in ("lstm", "gru", "rnn", "attention")],  # memory_defaults
+    ("mlp", (1, 2048, 64, 3e-4, 0.0)),  # PPO's defaults
+    # memory_defaults
+    *[(torso, (8, 64, 256, 1e-3, 0.01)) for torso in ("lstm", "gru", "rnn", "attention")],
 ])
 def test_a_memory_torso_without_an_entry_gets_the_memory_defaults(torso, expected):
     """No entry for the env: a memory torso takes configs/ppo.yaml's memory_defaults (short
-    whole sequences, several gradient steps a rollout), a feed-forward one the defaults."""
+    whole sequences from 8 envs, several gradient steps a rollout, lr 1e-3, an entropy bonus),
+    a feed-forward one the defaults."""
     cfg = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0",
                          overrides={"approximator": {"type": torso}})
-    assert (cfg.n_steps, cfg.batch_size) == expected
+    assert (cfg.n_envs, cfg.n_steps, cfg.batch_size, cfg.learning_rate,
+            cfg.ent_coef) == expected
 
 
 def test_an_entry_a_file_and_set_win_over_the_memory_defaults(tmp_path):
@@ -39,7 +42,7 @@ def test_an_entry_a_file_and_set_win_over_the_memory_defaults(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("defaults: {batch_size: 32}\nmemory_defaults: {n_epochs: 3}\n")
     cfg = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0", config_file=path, overrides=lstm)
-    assert (cfg.n_steps, cfg.batch_size, cfg.n_epochs) == (128, 32, 3)
+    assert (cfg.n_steps, cfg.batch_size, cfg.n_epochs) == (64, 32, 3)
     mlp = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0", config_file=path)
     assert (mlp.n_steps, mlp.batch_size, mlp.n_epochs) == (2048, 32, 10)
 

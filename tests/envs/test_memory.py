@@ -70,7 +70,7 @@ def test_recall_shows_the_cue_once_then_asks(delay):
 
 @pytest.mark.parametrize("env, walk, answer, low, high", [
     (RecallEnv(delay=10, n_cues=2), 11, 0, 0.42, 0.58),
-    (TMazeEnv(length=3), 3, 1, -0.1, 0.1),
+    (TMazeEnv(length=3, step_cost=0.0), 3, 1, -0.1, 0.1),
 ])
 def test_a_memoryless_policy_is_at_chance(env, walk, answer, low, high):
     """The query (Recall) or the junction (T-maze) looks the same whatever the cue: a policy
@@ -93,21 +93,22 @@ def test_bad_recall_settings_fail_at_once():
 @pytest.mark.parametrize("length", [1, 4])
 def test_tmaze_cue_corridor_junction_and_the_turn(length):
     """The cue at the start, the corridor flag for length - 1 steps forward, the junction flag;
-    a turn in the corridor changes nothing, the turn at the junction pays 1 (the cue's way:
-    action 1 for cue 0, 2 for cue 1) or -1 and ends the episode."""
-    env = TMazeEnv(length=length)
+    a turn in the corridor changes nothing but costs its step, the turn at the junction pays 1
+    (the cue's way: action 1 for cue 0, 2 for cue 1) or -1 and ends the episode."""
+    env = TMazeEnv(length=length, step_cost=0.25)
     for seed in range(6):
         obs, _ = env.reset(seed=seed)
         cue = int(np.argmax(obs[:2]))
         np.testing.assert_array_equal(obs, np.eye(4)[cue])
         for position in range(1, length + 1):
             obs, reward, terminated, truncated, _ = env.step(1 + cue)  # into the wall
-            assert reward == 0.0 and not terminated and not truncated
+            assert reward == -0.25 and not terminated and not truncated
             obs, reward, terminated, truncated, _ = env.step(0)
             np.testing.assert_array_equal(obs, np.eye(4)[2 if position < length else 3])
-            assert reward == 0.0 and not terminated
+            assert reward == -0.25 and not terminated
         obs, reward, terminated, _, _ = env.step(0)  # forward at the junction: it stays
         np.testing.assert_array_equal(obs, [0, 0, 0, 1])
+        assert reward == -0.25
         right = seed % 2 == 1
         _, reward, terminated, _, info = env.step(1 + (cue if right else 1 - cue))
         assert terminated and reward == (1.0 if right else -1.0) and info["cue"] == cue
@@ -120,6 +121,21 @@ def test_tmaze_truncates_after_three_times_its_shortest_episode():
     assert flags == [False] * 8 + [True]
 
 
-def test_bad_tmaze_settings_fail_at_once():
-    with pytest.raises(ValueError, match="length >= 1"):
-        TMazeEnv(length=0)
+def test_tmaze_waiting_at_the_junction_scores_below_a_memoryless_turn():
+    """The default step cost (0.01) makes standing still until the truncation worth -0.21 at
+    length 6, a memoryless turn at the junction -0.06 on average: waiting is no safe haven."""
+    env = TMazeEnv()
+    env.reset(seed=0)
+    wait = [env.step(0) for _ in range(21)]
+    assert sum(step[1] for step in wait) == pytest.approx(-0.21)
+    assert wait[-1][3] and not any(step[2] for step in wait)
+    env.reset(seed=0)
+    walk = [env.step(0)[1] for _ in range(6)]
+    assert sum(walk) == pytest.approx(-0.06)
+
+
+@pytest.mark.parametrize("kwargs", [{"length": 0}, {"step_cost": -0.1},
+                                    {"step_cost": float("nan")}])
+def test_bad_tmaze_settings_fail_at_once(kwargs):
+    with pytest.raises(ValueError, match="length >= 1 and a step cost >= 0"):
+        TMazeEnv(**kwargs)
