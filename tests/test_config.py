@@ -16,9 +16,9 @@ def test_per_env_values_override_defaults():
 
 
 @pytest.mark.parametrize("torso, expected", [
-    ("mlp", (1, 2048, 64, 3e-4, 0.0)),  # PPO's defaults
+    ("mlp", (1, 2048, 64, 3e-4, False, 0.0)),  # PPO's defaults
     # memory_defaults
-    *[(torso, (8, 64, 256, 1e-3, 0.01)) for torso in ("lstm", "gru", "rnn", "attention")],
+    *[(torso, (8, 64, 256, 1e-3, True, 0.01)) for torso in ("lstm", "gru", "rnn", "attention")],
 ])
 def test_a_memory_torso_without_an_entry_gets_the_memory_defaults(torso, expected):
     """No entry for the env: a memory torso takes configs/ppo.yaml's memory_defaults (short
@@ -26,7 +26,7 @@ def test_a_memory_torso_without_an_entry_gets_the_memory_defaults(torso, expecte
     a feed-forward one the defaults."""
     cfg = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0",
                          overrides={"approximator": {"type": torso}})
-    assert (cfg.n_envs, cfg.n_steps, cfg.batch_size, cfg.learning_rate,
+    assert (cfg.n_envs, cfg.n_steps, cfg.batch_size, cfg.learning_rate, cfg.anneal_lr,
             cfg.ent_coef) == expected
 
 
