@@ -207,6 +207,11 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's stop), raised where Ctrl-C raises KeyboardInterrupt."""
 
 
+# Set when SIGTERM arrives: Ray turns any KeyboardInterrupt raised while it waits in C++
+# (ray.get, ray.wait) into a plain KeyboardInterrupt, so the exception's type can be lost
+_sigterm_received = threading.Event()
+
+
 @contextmanager
 def _sigterm_as_ctrl_c() -> Iterator[None]:
     """Inside the block SIGTERM raises :class:`_Terminated`: ``rlkit sweep`` and ``rlkit tune``
@@ -217,8 +222,10 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
         return
 
     def handle(signum: int, frame: object) -> None:
+        _sigterm_received.set()
         raise _Terminated
 
+    _sigterm_received.clear()
     previous = signal.signal(signal.SIGTERM, handle)
     try:
         yield
@@ -229,7 +236,8 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
 def _interrupted(what: str, exc: KeyboardInterrupt) -> None:
     click.echo(f"interrupted; {what} keeps what finished: run the same command again to "
                f"continue (begun runs resume from their checkpoints)", err=True)
-    sys.exit(143 if isinstance(exc, _Terminated) else 130)  # 128 + the signal, as train's
+    terminated = isinstance(exc, _Terminated) or _sigterm_received.is_set()
+    sys.exit(143 if terminated else 130)  # 128 + the signal, as train's
 
 
 @cli.command("sweep")

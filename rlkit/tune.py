@@ -141,22 +141,34 @@ def _shown(url: str) -> str:
         return url
 
 
+# What a database says when another process creates the same tables or version row at the
+# same moment (Optuna creates them unguarded): the second opener tries again, and finds them
+_CREATION_RACE = ("already exists", "unique constraint", "duplicate", "database is locked")
+OPEN_ATTEMPTS = 5
+
+
 def open_storage(url: str) -> Any:
-    """Optuna's RDB storage at ``url``, or one line saying what is wrong with it."""
+    """Optuna's RDB storage at ``url``, or one line saying what is wrong with it. Drivers
+    started together on one new storage race to create its tables; the loser tries again."""
     from rlkit.scale import require
 
     optuna = require("optuna")
-    try:
-        return optuna.storages.RDBStorage(url)
-    except ImportError:
-        raise RlkitError(f"the Optuna storage '{_shown(url)}' needs its database's Python "
-                         f"driver, which is not installed (PostgreSQL: pip install "
-                         f"'psycopg[binary]')") from None
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy: ArgumentError, OperationalError, ...
-        why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise RlkitError(f"cannot open the Optuna storage '{_shown(url)}' ({why}); give an "
-                         f"SQLAlchemy URL such as sqlite:///path/to/study.db or "
-                         f"postgresql://user:password@host/dbname") from None
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except ImportError:
+            raise RlkitError(f"the Optuna storage '{_shown(url)}' needs its database's Python "
+                             f"driver, which is not installed (PostgreSQL: pip install "
+                             f"'psycopg[binary]')") from None
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy: ArgumentError, OperationalError, ...
+            why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            if attempt < OPEN_ATTEMPTS and any(s in why.lower() for s in _CREATION_RACE):
+                time.sleep(0.1 * attempt)
+                continue
+            raise RlkitError(f"cannot open the Optuna storage '{_shown(url)}' ({why}); give an "
+                             f"SQLAlchemy URL such as sqlite:///path/to/study.db or "
+                             f"postgresql://user:password@host/dbname") from None
+    raise AssertionError("the loop returns or raises")
 
 
 def pruner(total_timesteps: int) -> Any:

@@ -191,3 +191,28 @@ def test_set_seed_is_the_seed_and_seed_wins_over_it(tmp_path, capsys):
         assert code in (0, None)
         assert any(path.name.startswith(f"ppo-CartPole-v1-{seed}-")
                    for path in (tmp_path / "r").iterdir())
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sweep_and_tune_exit_with_the_signal_received_even_when_ray_retypes_the_interrupt(
+        capsys, signum, status):
+    """Ray re-raises a KeyboardInterrupt that came while it waited as a plain one (its
+    ``_Terminated`` type lost, exit 130 on a SIGTERM before): the exit status follows the
+    signal that arrived, not the exception's type."""
+    from rlkit.cli import _interrupted, _sigterm_as_ctrl_c
+
+    def ray_wait():  # what ray.get/ray.wait do with an interrupt raised inside them
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt from None
+
+    with pytest.raises(SystemExit) as exit_info:
+        try:
+            with _sigterm_as_ctrl_c():
+                ray_wait()
+        except KeyboardInterrupt as exc:
+            _interrupted("the study", exc)
+    assert exit_info.value.code == status
+    assert "run the same command again" in capsys.readouterr().err
