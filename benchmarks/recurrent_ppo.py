@@ -2,7 +2,7 @@
 
     python benchmarks/recurrent_ppo.py [--steps 100000] [--seed 0]
 
-Both take rlkit's shipped CartPoleNoVel config: 8 envs x 32 steps, batch 256, 20 epochs, gamma
+Both take rlkit's shipped CartPoleNoVel config: 8 envs x 32 steps, batch 256, 10 epochs, gamma
 0.995, GAE 0.95, lr 1e-3 and clip range 0.2 decayed linearly, observations and rewards
 normalized, and the same networks: a 64-unit ReLU layer, then a 64-unit LSTM, then linear
 heads, for the actor and (separately) the critic. One torch thread each; the final
