@@ -215,32 +215,38 @@ def test_interrupted_study_continues_with_the_same_command(tmp_path, signum, sta
     assert agent.config.learning_rate == best["learning_rate"]
 
 
-def _open_at_once(url: str, barrier, results) -> None:
+def _open_at_once(urls: list[str], barrier, results) -> None:
+    """One driver: open each new storage in turn, all drivers at the same moment."""
     from rlkit.tune import open_storage
 
-    barrier.wait()
-    try:
-        open_storage(url)
-        results.put("ok")
-    except Exception as exc:  # noqa: BLE001 - reported to the test
-        results.put(str(exc))
+    for url in urls:
+        barrier.wait(timeout=60)
+        try:
+            open_storage(url)
+            results.put("ok")
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results.put(str(exc))
 
 
 def test_drivers_starting_together_on_a_new_storage_all_open_it(tmp_path):
-    """Four drivers open one new SQLite study at once (Optuna creates its tables unguarded:
-    without the retry, 3 of 5 such starts had one fail with 'table studies already exists'
-    or a UNIQUE constraint on alembic_version; CI saw it once)."""
+    """Four drivers open one new SQLite study at once, five times (Optuna creates its tables
+    unguarded: without the retry, 3 of 5 such starts had one fail with 'table studies already
+    exists' or a UNIQUE constraint on alembic_version; CI saw it once)."""
     import multiprocessing
 
-    context = multiprocessing.get_context("fork")
-    for attempt in range(5):
-        url = f"sqlite:///{tmp_path / f'study-{attempt}.db'}"
-        barrier, results = context.Barrier(4), context.Queue()
-        workers = [context.Process(target=_open_at_once, args=(url, barrier, results))
-                   for _ in range(4)]
-        for worker in workers:
-            worker.start()
-        outcomes = [results.get(timeout=60) for _ in workers]
-        for worker in workers:
-            worker.join()
-        assert outcomes == ["ok"] * 4, outcomes
+    # spawned, not forked: a fork of this worker (torch's threads, Ray, W&B) can hang
+    context = multiprocessing.get_context("spawn")
+    urls = [f"sqlite:///{tmp_path / f'study-{attempt}.db'}" for attempt in range(5)]
+    barrier, results = context.Barrier(4), context.Queue()
+    drivers = [context.Process(target=_open_at_once, args=(urls, barrier, results))
+               for _ in range(4)]
+    for driver in drivers:
+        driver.start()
+    try:
+        outcomes = [results.get(timeout=120) for _ in range(4 * len(urls))]
+    finally:
+        for driver in drivers:
+            driver.join(timeout=10)
+            if driver.is_alive():
+                driver.kill()
+    assert outcomes == ["ok"] * len(outcomes), [o for o in outcomes if o != "ok"]
