@@ -71,13 +71,6 @@ def pytest_generate_tests(metafunc):
             markers[index] = pytest.mark.parametrize("seed", seeds).mark
 
 
-def pytest_collection_modifyitems(config, items):
-    """The learning tests (``slow``, up to 3 minutes each) first, in their own order: with
-    ``-n 2`` the long ones then run side by side from the start, where at the end of the run
-    one of them could hold a worker alone for minutes while the other sits idle."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(autouse=True)
 def _single_thread_torch():
     """Tests run on small nets: one thread is fastest and keeps results machine-stable."""
