@@ -71,6 +71,22 @@ def pytest_generate_tests(metafunc):
             markers[index] = pytest.mark.parametrize("seed", seeds).mark
 
 
+def pytest_configure(config):
+    """Under ``-n``, xdist hands tests out one at a time (``--maxschedchunk 1``) unless told
+    otherwise: its default gives each worker a run of consecutive tests, an eighth of the
+    suite at first, and where one run holds several learning tests of minutes each, one worker
+    works through them while the other idles at the end."""
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("maxschedchunk") is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(config, items):
+    """The learning tests (``slow``: seconds to 3 minutes each) first, then the rest, each in
+    collection order: handed out one at a time, the long ones then run side by side from the
+    start, and the short ones fill the end, so both workers finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _single_thread_torch():
     """Tests run on small nets: one thread is fastest and keeps results machine-stable."""
