@@ -208,11 +208,16 @@ def test_sweep_and_tune_exit_with_the_signal_received_even_when_ray_retypes_the_
         except KeyboardInterrupt:
             raise KeyboardInterrupt from None
 
-    with pytest.raises(SystemExit) as exit_info:
-        try:
-            with _sigterm_as_ctrl_c():
-                ray_wait()
-        except KeyboardInterrupt as exc:
-            _interrupted("the study", exc)
+    # Python's own Ctrl-C handler: an xdist worker ignores SIGINT
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            try:
+                with _sigterm_as_ctrl_c():
+                    ray_wait()
+            except KeyboardInterrupt as exc:
+                _interrupted("the study", exc)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert exit_info.value.code == status
     assert "run the same command again" in capsys.readouterr().err
