@@ -8,7 +8,7 @@ gradient step on
 
 where R = A + V(s) is the n-step (TD(lambda)) return. Unlike PPO there is no ratio, no clipping
 and no second pass over the data: the rollout is used once and thrown away. Discrete actions use
-a categorical policy, Box actions a diagonal Gaussian (both from ``rlkit.networks``).
+a categorical policy, Box actions a diagonal Gaussian (both from ``rlkit.approximators.heads``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from rlkit.agent import RolloutAgent
-from rlkit.buffers import normalize_advantages
+from rlkit.approximators.heads import ActorCritic
 from rlkit.config import PolicyGradientConfig
+from rlkit.core.buffers import normalize_advantages
+from rlkit.core.optim import FlatOptimizer
+from rlkit.core.rollout import make_rollout_buffer
 from rlkit.errors import ConfigError
-from rlkit.networks import ActorCritic
-from rlkit.optim import FlatOptimizer
-from rlkit.rollout import make_rollout_buffer
+from rlkit.training.agent import RolloutAgent
 
 
 @dataclass

@@ -35,18 +35,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlkit.agent import Agent
-from rlkit.aligned import to_tensor
-from rlkit.approximators import eval_mode
 from rlkit.approximators.bayes import BayesianLinearRegression
-from rlkit.buffers import ReplayBatch, ReplayBuffer
+from rlkit.approximators.heads import QNetwork
 from rlkit.config import TrainConfig
+from rlkit.core.aligned import to_tensor
+from rlkit.core.buffers import ReplayBatch, ReplayBuffer
+from rlkit.core.modes import eval_mode
+from rlkit.core.nstep import NStepAccumulator
+from rlkit.core.optim import FlatOptimizer
+from rlkit.core.prioritized import PrioritizedReplayBuffer
+from rlkit.core.rollout import stored_obs_dtype
 from rlkit.errors import ConfigError
-from rlkit.networks import QNetwork
-from rlkit.nstep import NStepAccumulator
-from rlkit.optim import FlatOptimizer
-from rlkit.prioritized import PrioritizedReplayBuffer
-from rlkit.rollout import stored_obs_dtype
+from rlkit.training.agent import Agent
 
 
 @dataclass

@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
-from rlkit.agent import RolloutAgent
-from rlkit.buffers import minibatches, normalize_advantages
+from rlkit.approximators.heads import ActorCritic
 from rlkit.config import PolicyGradientConfig
+from rlkit.core.buffers import minibatches, normalize_advantages
+from rlkit.core.optim import FlatOptimizer
+from rlkit.core.rollout import make_rollout_buffer
 from rlkit.errors import ConfigError
-from rlkit.networks import ActorCritic
-from rlkit.optim import FlatOptimizer
-from rlkit.rollout import make_rollout_buffer
+from rlkit.training.agent import RolloutAgent
 
 
 @dataclass

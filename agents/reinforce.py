@@ -1,8 +1,9 @@
 """REINFORCE: Monte-Carlo policy gradient over complete episodes (Williams 1992).
 
-``n_envs`` envs are stepped together; their steps wait in an :class:`~rlkit.buffers.EpisodeBuffer`
-until their episodes end. Once ``batch_episodes`` episodes are complete (or ``batch_steps`` env
-steps were taken) one gradient step is taken on every complete episode with
+``n_envs`` envs are stepped together; their steps wait in an
+:class:`~rlkit.core.buffers.EpisodeBuffer` until their episodes end. Once ``batch_episodes``
+episodes are complete (or ``batch_steps`` env steps were taken) one gradient step is taken on every
+complete episode with
 
     L = -E_t[log pi(a_t|s_t) (G_t - b_t)] + c_v E_t[(V(s_t) - G_t)^2] - c_e E_t[H(pi(.|s_t))]
 
@@ -33,14 +34,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from rlkit.agent import RolloutAgent
-from rlkit.aligned import to_tensor
-from rlkit.buffers import EpisodeBuffer, RolloutBuffer, normalize_advantages, reward_to_go
+from rlkit.approximators.heads import ActorCritic
 from rlkit.config import PolicyGradientConfig
+from rlkit.core.aligned import to_tensor
+from rlkit.core.buffers import EpisodeBuffer, RolloutBuffer, normalize_advantages, reward_to_go
+from rlkit.core.optim import FlatOptimizer
+from rlkit.core.rollout import collect_rollout, rollout_shapes
 from rlkit.errors import ConfigError
-from rlkit.networks import ActorCritic
-from rlkit.optim import FlatOptimizer
-from rlkit.rollout import collect_rollout, rollout_shapes
+from rlkit.training.agent import RolloutAgent
 
 
 @dataclass
@@ -197,7 +198,7 @@ class Reinforce(RolloutAgent):
         mask = batch.mask
         if not self.policy.has_memory:
             return self.policy.evaluate_actions(
-                to_tensor(batch.obs[mask], self.device),  # in torch's memory (rlkit.aligned)
+                to_tensor(batch.obs[mask], self.device),  # in torch's memory (rlkit.core.aligned)
                 to_tensor(batch.actions[mask], self.device))
         obs, actions, starts, mask = (
             to_tensor(x, self.device)

@@ -39,10 +39,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlkit.agent import Agent
 from rlkit.config import TrainConfig
-from rlkit.environment import check_env_id, make_env
 from rlkit.errors import ConfigError, RlkitError
+from rlkit.training.agent import Agent
+from rlkit.training.environment import check_env_id, make_env
 
 # Greedy policies can loop forever in deterministic envs; envs registered without a time
 # limit (CliffWalking-v1) get this one, so that training and evaluation episodes end.
@@ -516,13 +516,13 @@ class TD0(TabularAgent):
             self.fixed.values[:] = self._load_policy(self.config.policy)
 
     def _load_policy(self, path: str) -> np.ndarray:
-        import rlkit
+        from rlkit.training.registry import load
 
         if not Path(path).exists():
             raise ConfigError(
                 f"config key 'policy' must be 'random' or a saved agent; '{path}' does not exist"
             )
-        other = rlkit.load(path)
+        other = load(path)
         if other.observation_space != self.observation_space or (
             other.action_space != self.action_space
         ):

@@ -6,42 +6,35 @@ Both train the ``ALE/*`` candidate of ``benchmarks/candidates/ppo.yaml`` (rl-zoo
 not yet verified by rlkit: 8 envs x 128 steps, 4 minibatches of 256, 4 epochs, lr 2.5e-4 and
 clip 0.1 decayed, entropy 0.01, rewards clipped to their sign) on the same envs: rlkit's Atari
 preprocessing (Gymnasium's AtariPreprocessing and 4 stacked frames, built by
-``rlkit.environment.make_env``), in one process each (sync vector envs), with the Nature CNN
-shared by pi and V (SB3's ``CnnPolicy``). One torch thread each on the CPU. The budget is too
+``rlkit.training.environment.make_env``), in one process each (sync vector envs), with the Nature
+CNN shared by pi and V (SB3's ``CnnPolicy``). One torch thread each on the CPU. The budget is too
 short to learn Pong; the figure is throughput. No evaluation is counted.
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
-from common import sb3_model, timed
+from common import agent_maker, parse, sb3_model, side_by_side_parser, timed
 
-import rlkit
-from rlkit.environment import make_env
-from rlkit.metrics import read_metrics
+from rlkit.training.environment import make_env
+from rlkit.training.metrics import read_metrics
 
 CANDIDATE = Path(__file__).parent / "candidates" / "ppo.yaml"  # rl-zoo's values, not verified
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = side_by_side_parser(20_480)
     parser.add_argument("--env", default="ALE/Pong-v5")
-    parser.add_argument("--steps", type=int, default=20_480)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    args = parse(parser)
 
-    def make_agent():  # seeded anew for rlkit's run: SB3's run draws from torch's RNG
-        return rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1, eval_freq=0,
-                           device=args.device, config_file=CANDIDATE)
+    make_agent = agent_maker("ppo", args.env, args.seed, torch_threads=1, eval_freq=0,
+                             device=args.device, config_file=CANDIDATE)
 
     agent = make_agent()
     cfg = agent.config

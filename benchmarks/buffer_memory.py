@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import rlkit
-from rlkit.buffers import ReplayBuffer, RolloutBuffer
+from rlkit.core.buffers import ReplayBuffer, RolloutBuffer
 
 ENVS = ["ALE/Pong-v5", "MinAtar/Breakout-v1", "rlkit/PixelGrid-v0"]
 

@@ -24,7 +24,7 @@ import torch
 from common import report, sb3_eval, sb3_model, timed
 
 import rlkit
-from rlkit.evaluation import evaluate
+from rlkit.training.evaluation import evaluate
 
 VANILLA = dict(double_q=False, prioritized=False, n_step=1, dueling=False, eval_freq=0)
 

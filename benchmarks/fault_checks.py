@@ -2,9 +2,10 @@
 
     python benchmarks/fault_checks.py [--algo ppo] [--steps 100000] [--pairs 3]
 
-Trains the tuned CartPole-v1 entry with the checks on and off (``rlkit.faults.CHECK_FINITE``:
-every env step's observation and reward, every update's losses, gradients and parameters),
-alternating, in one process with one torch thread, and prints the wall times and the overhead.
+Trains the tuned CartPole-v1 entry with the checks on and off
+(``rlkit.core.env_faults.CHECK_FINITE``: every env step's observation and reward, every update's
+losses, gradients and parameters), alternating, in one process with one torch thread, and prints the
+wall times and the overhead.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 import torch
 
 import rlkit
-from rlkit import faults
+from rlkit.core import env_faults
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
     times: dict[bool, list[float]] = {True: [], False: []}
     for pair in range(args.pairs):
         for checks in ((True, False) if pair % 2 == 0 else (False, True)):
-            faults.CHECK_FINITE = checks
+            env_faults.CHECK_FINITE = checks
             agent = rlkit.make(args.algo, args.env, seed=pair, eval_freq=0)
             start = time.perf_counter()
             agent.learn(args.steps)

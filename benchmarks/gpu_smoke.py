@@ -19,7 +19,7 @@ import traceback
 import torch
 
 import rlkit
-from rlkit.metrics import read_metrics
+from rlkit.training.metrics import read_metrics
 
 CASES: list[tuple[str, str, dict]] = [
     ("ppo", "CartPole-v1", {}),

@@ -47,7 +47,7 @@ RUNS = {
 def train(name: str, seed: int) -> dict:
     os.environ.setdefault("WANDB_MODE", "disabled")
     import rlkit
-    from rlkit.metrics import read_metrics
+    from rlkit.training.metrics import read_metrics
 
     algo, env_id, overrides, bar = RUNS[name]
     agent = rlkit.make(algo, env_id, seed=seed, torch_threads=1, **overrides)

@@ -15,30 +15,22 @@ the final evaluations and the wall-time ratio.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 
 import gymnasium as gym
 import numpy as np
-import torch
-from common import print_results, sb3_model, timed
+from common import agent_maker, parse, print_results, sb3_model, side_by_side_parser, timed
 
-import rlkit
-from rlkit.metrics import read_metrics
+from rlkit.training.metrics import read_metrics
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = side_by_side_parser(1_000_000)
     parser.add_argument("--env", default="MinAtar/Breakout-v1")
-    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    args = parse(parser)
 
-    def make_agent():  # seeded anew for rlkit's run: SB3's run draws from torch's RNG
-        return rlkit.make("ppo", args.env, seed=args.seed, torch_threads=1)
+    make_agent = agent_maker("ppo", args.env, args.seed, torch_threads=1)
 
     agent = make_agent()
     cfg = agent.config
@@ -50,7 +42,7 @@ def main() -> None:
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
 
-        from rlkit.evaluation import EVAL_SEED_OFFSET
+        from rlkit.training.evaluation import EVAL_SEED_OFFSET
 
         def evaluate_sb3(model) -> float:
             env = gym.make_vec(args.env, cfg.eval_episodes, vectorization_mode="sync")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 def sweep(algo: str, env_id: str, steps: int, workers: int, out: Path) -> tuple[float, float,
                                                                               list[float]]:
-    from rlkit.sweep import run_sweep
+    from rlkit.experiments.sweep import run_sweep
 
     starts: list[float] = []
 

@@ -14,15 +14,11 @@ The sides differ in how they replay a rollout: rlkit runs whole-env sequences (a
 
 from __future__ import annotations
 
-import argparse
-
 import gymnasium as gym
 import numpy as np
-import torch
-from common import print_results, sb3_model, timed
+from common import agent_maker, parse, print_results, sb3_model, side_by_side_parser, timed
 
-import rlkit
-from rlkit.evaluation import evaluate
+from rlkit.training.evaluation import evaluate
 
 ENV_ID = "rlkit/CartPoleNoVel-v0"
 
@@ -47,15 +43,10 @@ def sb3_recurrent_eval(model, vec_normalize, episodes: int = 10, seed: int = 1_0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=["rlkit", "sb3"], default=None)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    parser = side_by_side_parser(100_000)
+    args = parse(parser)
 
-    def make_agent():  # seeded anew for rlkit's run: SB3's run draws from torch's RNG
-        return rlkit.make("ppo", ENV_ID, seed=args.seed, eval_freq=0)
+    make_agent = agent_maker("ppo", ENV_ID, args.seed, eval_freq=0)
 
     agent = make_agent()
     cfg = agent.config

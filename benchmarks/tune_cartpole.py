@@ -26,10 +26,10 @@ def main() -> None:
     import numpy as np
     import optuna
 
-    from rlkit.compare import parse_seeds
     from rlkit.config import read_yaml
-    from rlkit.sweep import run_sweep
-    from rlkit.tune import run_tune
+    from rlkit.experiments.compare import parse_seeds
+    from rlkit.experiments.sweep import run_sweep
+    from rlkit.experiments.tune import run_tune
 
     root = Path(tempfile.mkdtemp(prefix="tune-cartpole-"))
     start = time.perf_counter()

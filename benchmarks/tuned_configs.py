@@ -141,7 +141,7 @@ def table_error(agent, env_id: str, values=None) -> float:
 
 def entries(only: list[str]) -> list[tuple[str, str]]:
     from rlkit.config import tuned_envs
-    from rlkit.registry import agent_names
+    from rlkit.training.registry import agent_names
 
     out = [(algo, env) for algo in agent_names() for env in tuned_envs(algo)]
     return [e for e in out if not only or f"{e[0]}/{e[1]}" in only]
@@ -194,7 +194,7 @@ def train_one(algo: str, env_id: str, seed: int, cache: str,
     import torch
 
     import rlkit
-    from rlkit.evaluation import evaluate
+    from rlkit.training.evaluation import evaluate
 
     torch.set_num_threads(1)
     agent = rlkit.make(algo, env_id, seed=seed, config_file=config_file)
@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "TUNED.md"))
     parser.add_argument("--cache", default=str(Path(__file__).parent / ".tuned_cache"))
     args = parser.parse_args()
-    from rlkit.compare import parse_seeds
+    from rlkit.experiments.compare import parse_seeds
 
     seeds = parse_seeds(args.seeds)
     # (algo, env entry, env trained, config file or None, whether to train it)

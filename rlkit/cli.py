@@ -18,15 +18,25 @@ from pathlib import Path
 import click
 
 from rlkit.errors import RlkitError
-from rlkit.metrics import WANDB_MODES, default_wandb_mode
+from rlkit.training.metrics import WANDB_MODES, default_wandb_mode
 
 RAY_ADDRESS_HELP = ("A Ray cluster to run on: auto (one started on this machine with `ray start "
                     "--head`), HOST:PORT or ray://HOST:PORT")
 
 
+def _path_safe(env_id: str) -> str:
+    """An env id as one path component: ``ALE/Pong-v5`` -> ``ALE_Pong-v5``."""
+    return env_id.replace("/", "_").replace(":", "_")
+
+
+def _default_out(kind: str, algo: str, env_ids: list[str] | tuple[str, ...]) -> Path:
+    """Where compare, sweep and tune write without ``--out``: ``compare/ppo-CartPole-v1``."""
+    return Path(kind) / f"{algo}-{'+'.join(_path_safe(env_id) for env_id in env_ids)}"
+
+
 def _run_dir(root: Path, algo: str, env_id: str, seed: int) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = root / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}-{seed}-{stamp}"
+    base = root / f"{algo}-{_path_safe(env_id)}-{seed}-{stamp}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -69,8 +79,8 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
     """Train ALGO on the Gymnasium environment ENV_ID."""
     import rlkit
     from rlkit.config import parse_set
-    from rlkit.loop import train as run_training
-    from rlkit.registry import agent_class
+    from rlkit.training.loop import train as run_training
+    from rlkit.training.registry import agent_class
 
     agent_class(algo)  # unknown algorithm: fail before anything else
     wandb_mode = wandb_mode or default_wandb_mode()
@@ -143,7 +153,7 @@ def _note_untuned_frames(agent) -> None:
 def eval_command(path, episodes, seed, video_dir, reconstructions) -> None:
     """Evaluate a run directory or checkpoint with deterministic actions."""
     import rlkit
-    from rlkit.evaluation import evaluate, record_video, save_reconstructions
+    from rlkit.training.evaluation import evaluate, record_video, save_reconstructions
 
     agent = rlkit.load(path)
     stats = evaluate(agent, episodes, seed=seed)
@@ -186,15 +196,13 @@ def compare_command(algo, env_ids, seeds, total_timesteps, workers, set_items, o
                     wandb_mode, progress, capture_video, only, ray_address) -> None:
     """Train ALGO with rlkit and with Stable-Baselines3 on each ENV_ID and every seed, with the
     same hyperparameters and evaluation; write report.md, results.csv and the curves."""
-    from rlkit.compare import parse_seeds, run_comparison
     from rlkit.config import parse_set
+    from rlkit.experiments.compare import parse_seeds, run_comparison
 
     seed_list = parse_seeds(seeds)
     if total_timesteps is not None and total_timesteps < 1:
         raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
-    if out_dir is None:
-        envs = "+".join(e.replace("/", "_").replace(":", "_") for e in env_ids)
-        out_dir = Path("compare") / f"{algo}-{envs}"
+    out_dir = out_dir or _default_out("compare", algo, env_ids)
     results = run_comparison(algo, list(env_ids), seed_list, total_timesteps,
                              parse_set(list(set_items)), out_dir, workers,
                              progress and sys.stdout.isatty(),
@@ -262,13 +270,13 @@ def sweep_command(algo, env_id, seeds, grid_items, set_items, total_timesteps, w
                   ray_address, out_dir, wandb_mode) -> None:
     """Train ALGO on ENV_ID for every seed at every grid point, on Ray; write summary.md and
     summary.csv (final evaluation per grid point, mean and 95 % CI over seeds)."""
-    from rlkit.compare import parse_seeds
     from rlkit.config import parse_set
-    from rlkit.sweep import parse_grid, run_sweep
+    from rlkit.experiments.compare import parse_seeds
+    from rlkit.experiments.sweep import parse_grid, run_sweep
 
     if total_timesteps is not None and total_timesteps < 1:
         raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
-    out_dir = out_dir or Path("sweeps") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}"
+    out_dir = out_dir or _default_out("sweeps", algo, [env_id])
     try:
         with _sigterm_as_ctrl_c():
             run_sweep(algo, env_id, parse_seeds(seeds), parse_grid(list(grid_items)),
@@ -306,11 +314,11 @@ def tune_command(algo, env_id, n_trials, space_file, storage, study_name, total_
     """Tune ALGO's config on ENV_ID with Optuna (TPE sampler, median pruner), trials on Ray;
     write best.yaml, importance.png and history.png."""
     from rlkit.config import parse_set
-    from rlkit.tune import run_tune
+    from rlkit.experiments.tune import run_tune
 
     if total_timesteps is not None and total_timesteps < 1:
         raise RlkitError(f"--total-timesteps must be >= 1, got {total_timesteps}")
-    out_dir = out_dir or Path("tune") / f"{algo}-{env_id.replace('/', '_').replace(':', '_')}"
+    out_dir = out_dir or _default_out("tune", algo, [env_id])
     try:
         with _sigterm_as_ctrl_c():
             run_tune(algo, env_id, n_trials, out_dir, space_file, storage, study_name,
@@ -331,7 +339,7 @@ def tune_command(algo, env_id, n_trials, space_file, storage, study_name, total_
 def plot_command(run_dirs, metric, x_axis, out_file) -> None:
     """Plot METRIC of run directories: a panel per env, a line per algorithm (mean and 95 %
     band over its runs)."""
-    from rlkit.plots import plot_runs
+    from rlkit.experiments.plots import plot_runs
 
     print(f"plot written to {plot_runs(list(run_dirs), out_file, metric, x_axis)}")
 
@@ -345,7 +353,7 @@ def list_command() -> None:
 
     import rlkit.envs  # noqa: F401
     from rlkit.config import tuned_envs
-    from rlkit.registry import agent_names
+    from rlkit.training.registry import agent_names
 
     console = Console()
     table = Table(title="agents")

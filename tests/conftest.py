@@ -287,7 +287,7 @@ def interrupt_and_resume(tmp_path, signal_during_update):
     import signal
 
     import rlkit
-    from rlkit.metrics import read_metrics
+    from rlkit.training.metrics import read_metrics
 
     def run(make, at, signum=signal.SIGINT):
         full, full_operands = make(), ProductOperands()
@@ -335,7 +335,7 @@ def learns(request):
     import json
 
     import rlkit
-    from rlkit.evaluation import evaluate
+    from rlkit.training.evaluation import evaluate
 
     def run(algo, env_id, *, seed, bar, budget=None, episodes=None, **switches):
         untrained_agent = rlkit.make(algo, env_id, seed=seed, **switches)

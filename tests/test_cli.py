@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rlkit.metrics import read_metrics
-from rlkit.registry import agent_names
+from rlkit.training.metrics import read_metrics
+from rlkit.training.registry import agent_names
 
 RLKIT = [sys.executable, "-m", "rlkit.cli"]
 ENV = {**os.environ, "WANDB_MODE": "disabled"}

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rlkit
-from rlkit.checkpoint import load_checkpoint
 from rlkit.config import parse_set
 from rlkit.errors import CheckpointError, ConfigError, RlkitError
-from rlkit.registry import agent_class
+from rlkit.training.checkpoint import load_checkpoint
+from rlkit.training.registry import agent_class
 
 pytestmark = pytest.mark.faults
 

@@ -10,7 +10,7 @@ import pytest
 
 import rlkit
 from rlkit.config import has_tuned_entry, packaged_config, read_yaml, tuned_envs
-from rlkit.registry import agent_names
+from rlkit.training.registry import agent_names
 
 # a wildcard entry is checked on one env it covers
 REPRESENTATIVE = {"ALE/*": "ALE/Pong-v5", "MinAtar/*": "MinAtar/Breakout-v1"}

@@ -1,4 +1,9 @@
-"""Torsos: function approximators that map observations to a feature vector.
+"""The models: torsos, function approximators that map observations to a feature vector, and
+the heads that agents put on them (:mod:`~rlkit.approximators.heads`: actor-critic, Q
+networks).
+
+May import: ``rlkit.core`` (the heads read its batches), ``rlkit.config``, ``rlkit.errors``,
+``rlkit.fast`` and itself; never training, agents or experiments.
 
 Every agent picks its torso from the ``approximator`` config entry and puts its heads on top,
 so the same torso serves every algorithm. One module per family, the way ``agents/`` holds one
@@ -31,7 +36,6 @@ from rlkit.approximators.base import (
     ACTIVATIONS,
     FeedForward,
     State,
-    eval_mode,
     flat_obs_dim,
     orthogonal_init,
 )
@@ -44,7 +48,7 @@ from rlkit.errors import ConfigError
 
 __all__ = ["ACTIVATIONS", "CNN", "MLP", "AttentionTorso", "AutoencoderTorso", "FeedForward",
            "LinearFeatures", "auxiliary_loss",
-           "RecurrentTorso", "State", "TORSOS", "build_torso", "eval_mode", "flat_obs_dim",
+           "RecurrentTorso", "State", "TORSOS", "build_torso", "flat_obs_dim",
            "orthogonal_init"]
 
 TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {

@@ -18,6 +18,9 @@ off), ``1`` (all on, as when unset), a comma-separated list of paths to keep
 used is decided when an agent builds its networks (``Agent.__init__`` runs ``setup`` inside
 :func:`switch`), and agent files never name a fast path: the networks (and for ``heap``, the
 training loop) pick them.
+
+May import: ``rlkit.errors``, torch and numpy only: the kernels take plain layers
+(``nn.Linear``, activations), and the networks above decide which of theirs qualify.
 """
 
 from __future__ import annotations

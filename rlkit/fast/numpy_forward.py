@@ -60,37 +60,34 @@ def _numpy_linear(weight_t: np.ndarray, bias: np.ndarray) -> NumpyFunction:
     return linear
 
 
-def numpy_q_function(q_net: nn.Module) -> NumpyFunction | None:
-    """Q(s, .) of rlkit's QNetwork (MLP torso, plain or dueling head) as a numpy function of
-    preprocessed observation rows; None for any other network."""
-    from rlkit.approximators import MLP
-    from rlkit.networks import BayesQHead, DuelingQHead, QHead
-
-    torso, head = q_net.torso, q_net.head
-    if not isinstance(torso, MLP) or torso.one_hot:
-        return None
-    hidden = numpy_linear_stack(torso.layers)
-    if hidden is None:
+def numpy_q_function(
+    hidden: Iterable[nn.Module],
+    q: nn.Module | None = None,
+    value: nn.Module | None = None,
+    advantage: nn.Module | None = None,
+) -> NumpyFunction | None:
+    """Q(s, .) as a numpy function of preprocessed observation rows: the ``hidden`` layers
+    (Linear and ReLU/Tanh, on flattened rows), then a linear head ``q`` or a dueling head
+    Q = V + A - mean_a A from ``value`` and ``advantage``. None where a layer has no numpy
+    counterpart (``QNetwork.numpy_q_function`` says which networks it gives here)."""
+    features_of = numpy_linear_stack(hidden)
+    if features_of is None:
         return None
 
     def features(obs: np.ndarray) -> np.ndarray:
         x = obs.reshape(len(obs), -1)
-        return hidden(x if x.dtype == np.float32 else x.astype(np.float32))
+        return features_of(x if x.dtype == np.float32 else x.astype(np.float32))
 
-    if isinstance(head, DuelingQHead):
-        value = numpy_linear_stack([head.value])
-        advantage = numpy_linear_stack([head.advantage])
-        if value is None or advantage is None:
-            return None
+    if q is not None:
+        linear_q = numpy_linear_stack([q])
+        return None if linear_q is None else lambda obs: linear_q(features(obs))
+    value_of, advantage_of = numpy_linear_stack([value]), numpy_linear_stack([advantage])
+    if value_of is None or advantage_of is None:
+        return None
 
-        def dueling(obs: np.ndarray) -> np.ndarray:
-            phi = features(obs)
-            advantages = advantage(phi)
-            return value(phi) + advantages - advantages.mean(-1, keepdims=True)
+    def dueling(obs: np.ndarray) -> np.ndarray:
+        phi = features(obs)
+        advantages = advantage_of(phi)
+        return value_of(phi) + advantages - advantages.mean(-1, keepdims=True)
 
-        return dueling
-    if isinstance(head, QHead | BayesQHead):  # the Bayesian head acts on its posterior mean
-        q = numpy_linear_stack([head.q])
-        if q is not None:
-            return lambda obs: q(features(obs))
-    return None
+    return dueling

@@ -23,12 +23,13 @@ layers, a dueling head) is left to autograd: :meth:`QLossGradient.of` returns No
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from rlkit.approximators import MLP
-from rlkit.networks import LossFn, QHead
-
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+"""``(Q(s, a), y, w) -> L``"""
 _MEAN, _NONE = 1, 0  # torch's reduction codes for the loss kernels' backward
 
 
@@ -43,15 +44,13 @@ class QLossGradient:
         self.loss_fn = loss_fn
 
     @classmethod
-    def of(cls, q_net: nn.Module, loss: str, loss_fn: LossFn) -> QLossGradient | None:
-        """For rlkit's QNetwork with an MLP torso (no one-hot, norm or dropout) and a plain
-        head; None for any other network. ``loss`` is "huber" or "mse" and ``loss_fn(q,
-        targets, weights)`` computes L with it (the agent's own loss function). The
-        parameters' ``.grad`` tensors must exist (``FlatOptimizer`` keeps them)."""
-        torso, head = getattr(q_net, "torso", None), getattr(q_net, "head", None)
-        if not isinstance(torso, MLP) or torso.one_hot or not isinstance(head, QHead):
-            return None
-        layers = [*torso.layers, head.q]
+    def of(cls, layers: list[nn.Module], loss: str, loss_fn: LossFn) -> QLossGradient | None:
+        """For a Q network that is these ``layers`` in a row, on flattened observations (an
+        MLP torso with no one-hot, norm or dropout, then a plain head:
+        ``QNetwork.plain_layers``); None if any layer is other than Linear, ReLU or Tanh.
+        ``loss`` is "huber" or "mse" and ``loss_fn(q, targets, weights)`` computes L with it
+        (the agent's own loss function). The parameters' ``.grad`` tensors must exist
+        (``FlatOptimizer`` keeps them)."""
         for layer in layers:
             linear = isinstance(layer, nn.Linear) and layer.bias is not None
             if not (linear or type(layer) in cls.ACTIVATIONS):

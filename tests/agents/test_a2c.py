@@ -6,7 +6,7 @@ import torch
 
 import rlkit
 from rlkit.agents.a2c import actor_critic_loss
-from rlkit.buffers import RolloutBuffer
+from rlkit.core.buffers import RolloutBuffer
 from rlkit.errors import ConfigError
 
 SMALL = dict(n_envs=2, n_steps=8, eval_freq=0, eval_episodes=2, log_freq=64, total_timesteps=256)
@@ -176,7 +176,7 @@ def test_bad_config_is_one_clear_error(override, message):
 def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, optimizer, env_id,
                                                         torso):
     """Weights, optimizer state and every metrics row bit for bit (the fixture's checks; the
-    memory torsos' case is in tests/test_rollout_memory.py)."""
+    memory torsos' case is in tests/core/test_rollout_memory.py)."""
     interrupt_and_resume(
         lambda: rlkit.make("a2c", env_id, seed=1, n_envs=2, optimizer=optimizer, eval_freq=200,
                            eval_episodes=2, log_freq=50, total_timesteps=600, **torso),

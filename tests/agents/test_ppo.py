@@ -8,7 +8,7 @@ import torch
 
 import rlkit
 from rlkit.agents.ppo import clipped_surrogate_loss, value_loss
-from rlkit.metrics import read_metrics
+from rlkit.training.metrics import read_metrics
 
 SMALL = dict(n_envs=2, n_steps=64, batch_size=64, n_epochs=2, eval_freq=256, eval_episodes=2,
              log_freq=128, total_timesteps=1024)
@@ -204,7 +204,7 @@ def test_continuous_actions_save_load_and_bounds(tmp_path):
 ], ids=["mlp", "cnn"])
 def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, env_id, torso):
     """Weights, optimizer state and every metrics row bit for bit (the fixture's checks; the
-    memory torsos' case is in tests/test_rollout_memory.py)."""
+    memory torsos' case is in tests/core/test_rollout_memory.py)."""
     interrupt_and_resume(lambda: rlkit.make("ppo", env_id, seed=1, **SMALL, **torso), at=3)
 
 

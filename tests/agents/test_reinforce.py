@@ -151,7 +151,7 @@ def test_save_load_gives_identical_actions(tmp_path):
 def test_interrupt_then_resume_equals_uninterrupted_run(interrupt_and_resume, env_id, torso):
     """The running episodes are part of the checkpoint, so resuming changes nothing: weights,
     both optimizers' states and every metrics row bit for bit (the fixture's checks; the
-    memory torsos' case is in tests/test_rollout_memory.py)."""
+    memory torsos' case is in tests/core/test_rollout_memory.py)."""
     made = []
 
     def make():
@@ -346,7 +346,7 @@ def test_returns_ignore_a_truncation_on_the_last_stored_row(counter):
     """env 0 terminates on row 1 (row 2 is its autoreset row); env 1 is truncated on row 2, the
     last stored row, so its episode is incomplete and its bootstrap row is not stored yet: only
     masked truncations may look up the row after them."""
-    from rlkit.buffers import EpisodeBuffer, RolloutBuffer
+    from rlkit.core.buffers import EpisodeBuffer, RolloutBuffer
 
     agent = _collected(counter(terminate_at=10, max_steps=100), n_envs=2, baseline="value")
     chunk = RolloutBuffer(3, 2, obs_shape=(1,), action_shape=())

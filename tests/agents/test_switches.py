@@ -25,23 +25,26 @@ from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 import rlkit
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
-from rlkit.registry import agent_class, agent_names
+from rlkit.training.registry import agent_class, agent_names
 
 TESTS = Path(__file__).resolve().parents[1]
 
 COMMON = {  # TrainConfig and ApproximatorConfig: every agent
     "vectorization": "agents/test_switches.py::test_vectorization_picks_the_runners_vector_env",
-    "normalize_obs": "test_normalize.py::test_normalize_obs_switch_changes_what_the_policy_sees",
+    "normalize_obs":
+        "core/test_normalize.py::test_normalize_obs_switch_changes_what_the_policy_sees",
     "normalize_reward":
-        "test_normalize.py::test_normalize_reward_switch_scales_the_stored_rewards",
-    "clip_reward": "test_rollout.py::test_clip_reward_learns_the_sign_and_reports_the_score",
+        "core/test_normalize.py::test_normalize_reward_switch_scales_the_stored_rewards",
+    "clip_reward": "core/test_rollout.py::test_clip_reward_learns_the_sign_and_reports_the_score",
     "fast_paths":
         "fast/test_switch.py::test_config_key_and_environment_variable_turn_every_path_off",
-    "checkpoint_freq": "test_faults.py::test_checkpoint_freq_is_independent_of_eval_freq",
-    "approximator.type": "test_networks.py::test_unknown_torso_is_a_config_error",
-    "approximator.activation": "test_networks.py::test_mlp_computes_the_configured_layers",
-    "approximator.layer_norm": "test_networks.py::test_mlp_computes_the_configured_layers",
-    "approximator.norm": "test_networks.py::test_mlp_computes_the_configured_layers",
+    "checkpoint_freq": "training/test_faults.py::test_checkpoint_freq_is_independent_of_eval_freq",
+    "approximator.type": "approximators/test_heads.py::test_unknown_torso_is_a_config_error",
+    "approximator.activation":
+        "approximators/test_heads.py::test_mlp_computes_the_configured_layers",
+    "approximator.layer_norm":
+        "approximators/test_heads.py::test_mlp_computes_the_configured_layers",
+    "approximator.norm": "approximators/test_heads.py::test_mlp_computes_the_configured_layers",
     "approximator.conv_layers":
         "approximators/test_cnn.py::test_cnn_computes_the_configured_layers",
     "approximator.conv_dense": "approximators/test_cnn.py::test_cnn_computes_the_configured_layers",

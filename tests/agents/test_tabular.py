@@ -21,10 +21,10 @@ from rlkit.agents.tabular import (
     sarsa_target,
     td0_target,
 )
+from rlkit.core.rollout import Step
 from rlkit.envs import RandomWalkEnv, RoomsEnv
 from rlkit.errors import ConfigError, RlkitError
-from rlkit.metrics import read_metrics
-from rlkit.rollout import Step
+from rlkit.training.metrics import read_metrics
 
 T, F = True, False
 NEXT_Q = np.array([[1.0, 5.0, 3.0], [2.0, 4.0, 6.0]])

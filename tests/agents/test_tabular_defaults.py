@@ -13,7 +13,7 @@ from gymnasium.envs.toy_text.frozen_lake import generate_random_map
 
 import rlkit
 from rlkit.config import tuned_envs
-from rlkit.rollout import Step
+from rlkit.core.rollout import Step
 
 ENV_ID = "FrozenLake8x8-v1"  # a time limit of 200 steps, whatever the map's size
 BAR = 0.8  # the greedy policy must reach 80 % of the optimal success rate

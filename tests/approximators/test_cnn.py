@@ -14,7 +14,7 @@ from rlkit.approximators import CNN, build_torso
 from rlkit.approximators.cnn import image_layout
 from rlkit.config import ApproximatorConfig
 from rlkit.errors import ConfigError
-from rlkit.evaluation import evaluate
+from rlkit.training.evaluation import evaluate
 
 
 def _convs(torso):

@@ -12,9 +12,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rlkit
-from rlkit.environment import make_env, make_vec_env, single_spaces
 from rlkit.envs import PixelGridEnv
 from rlkit.errors import RlkitError
+from rlkit.training.environment import make_env, make_vec_env, single_spaces
 
 
 def test_pixel_grid_is_check_env_clean_and_draws_agent_and_goal():

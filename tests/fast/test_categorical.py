@@ -6,8 +6,8 @@ import torch
 from torch.distributions import Categorical
 
 from rlkit import fast
+from rlkit.approximators.heads import CategoricalHead
 from rlkit.fast.categorical import FastCategorical
-from rlkit.networks import CategoricalHead
 
 pytestmark = pytest.mark.numerics  # CI runs these under every ATEN_CPU_CAPABILITY
 

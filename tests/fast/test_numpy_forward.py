@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from rlkit import fast
+from rlkit.approximators.heads import QNetwork
 from rlkit.config import ApproximatorConfig
-from rlkit.fast.numpy_forward import numpy_q_function
-from rlkit.networks import QNetwork
 
 pytestmark = pytest.mark.numerics  # CI runs these under every ATEN_CPU_CAPABILITY
 
@@ -20,7 +19,7 @@ def test_numpy_q_function_matches_the_network_and_follows_its_weights(dueling, a
     space = gym.spaces.Box(-1, 1, (2, 3), dtype=np.float64)  # flattened, cast to float32
     net = QNetwork(space, 3, ApproximatorConfig(hidden_sizes=(16, 16), activation=activation),
                    dueling=dueling)
-    q_numpy = numpy_q_function(net)
+    q_numpy = net.numpy_q_function()
     obs = np.random.default_rng(0).normal(size=(5, 2, 3))
     with torch.no_grad():
         expected = net(torch.as_tensor(obs, dtype=torch.float32)).numpy()
@@ -41,7 +40,7 @@ def test_numpy_q_function_by_hand():
         linear1.bias[:] = 0.5
         linear2.weight[:] = torch.tensor([[2.0], [-1.0]])
         linear2.bias[:] = torch.tensor([0.0, 3.0])
-    q = numpy_q_function(net)(np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
+    q = net.numpy_q_function()(np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
     # row 0: relu(1 + 0.5) = 1.5 -> (3, 1.5); row 1: relu(-2 + 0.5) = 0 -> (0, 3)
     np.testing.assert_allclose(q, [[3.0, 1.5], [0.0, 3.0]])
 
@@ -53,7 +52,7 @@ def test_numpy_q_function_by_hand():
      (gym.spaces.Box(-1, 1, (3,)), ApproximatorConfig(activation="elu"))],
 )
 def test_numpy_q_function_is_none_where_it_has_no_numpy_counterpart(space, config):
-    assert numpy_q_function(QNetwork(space, 2, config)) is None
+    assert QNetwork(space, 2, config).numpy_q_function() is None
 
 
 @pytest.mark.parametrize("allowed", [True, False])

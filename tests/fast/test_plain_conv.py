@@ -90,7 +90,7 @@ def test_same_features_as_onednn_at_float32_tolerance(frames):
 
 
 def test_sb3_extractor_runs_torchs_own_kernels():
-    from rlkit.sb3 import TorsoExtractor
+    from rlkit.experiments.sb3 import TorsoExtractor
 
     extractor = TorsoExtractor(MINATAR, ApproximatorConfig(type="cnn"))
     assert not extractor.torso.plain_conv

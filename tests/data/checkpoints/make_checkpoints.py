@@ -1,6 +1,6 @@
 """Writes the checkpoints in this folder (run once, with the rlkit of commit 34fa538, before the
 layout of issue 32 moved rlkit's modules): small agents trained a few hundred steps, and the
-actions and values each gives on fixed observations, which tests/test_checkpoint_compat.py
+actions and values each gives on fixed observations, which tests/training/test_checkpoint_compat.py
 expects the current rlkit to reproduce from the files.
 
     python tests/data/checkpoints/make_checkpoints.py
