@@ -16,6 +16,9 @@ Importing :mod:`rlkit.envs` registers:
   steps, default 10; a cue that says which way to turn at the end of a corridor of
   ``length`` steps, default 6, truncated after ``3 (length + 1)`` steps).
 
+* ``rlkit/Keypad-v0`` and ``rlkit/Switches-v0`` (:mod:`rlkit.envs.keypad`): actions of
+  several parts, MultiDiscrete and MultiBinary: type the code shown (16 steps, return up to 16).
+
 Use them with ``gymnasium.make("rlkit/Rooms-v0")`` or ``gymnasium.make_vec(...)``.
 """
 
@@ -24,13 +27,14 @@ from __future__ import annotations
 import gymnasium
 
 from .chain import ChainEnv
+from .keypad import KeypadEnv
 from .memory import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv, TMazeEnv
 from .pixels import PixelGridEnv
 from .random_walk import RandomWalkEnv
 from .rooms import RoomsEnv
 
-__all__ = ["CartPoleNoVelEnv", "ChainEnv", "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv",
-           "RecallEnv", "RoomsEnv", "TMazeEnv"]
+__all__ = ["CartPoleNoVelEnv", "ChainEnv", "KeypadEnv", "PendulumNoVelEnv", "PixelGridEnv",
+           "RandomWalkEnv", "RecallEnv", "RoomsEnv", "TMazeEnv"]
 
 # Entry points are strings (not the classes) so that subprocesses, e.g. of
 # ``gymnasium.make_vec(..., vectorization_mode="async")``, import the module themselves.
@@ -44,10 +48,15 @@ _ENVS: dict[str, tuple[str, int | None]] = {
     "rlkit/TMaze-v0": ("rlkit.envs.memory:TMazeEnv", None),  # truncates itself
     "rlkit/PixelGrid-v0": ("rlkit.envs.pixels:PixelGridEnv", None),  # truncates itself
     "rlkit/Chain-v0": ("rlkit.envs.chain:ChainEnv", None),  # truncates itself (n + 9 steps)
+    "rlkit/Keypad-v0": ("rlkit.envs.keypad:KeypadEnv", None),  # truncates itself (16 steps)
 }
+
+_KWARGS: dict[str, dict] = {"rlkit/Switches-v0": {"binary": True}}
+_ENVS["rlkit/Switches-v0"] = ("rlkit.envs.keypad:KeypadEnv", None)
 
 for _env_id, (_entry_point, _max_steps) in _ENVS.items():
     # Registering an id twice makes Gymnasium warn about overriding it; this happens when the
     # module is imported again (importlib.reload, or the test runner re-importing it).
     if _env_id not in gymnasium.registry:
-        gymnasium.register(id=_env_id, entry_point=_entry_point, max_episode_steps=_max_steps)
+        gymnasium.register(id=_env_id, entry_point=_entry_point, max_episode_steps=_max_steps,
+                           kwargs=_KWARGS.get(_env_id, {}))

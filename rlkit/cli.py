@@ -109,8 +109,6 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
         if seed is not None:  # --seed wins over --set seed=...
             overrides["seed"] = seed
         agent = rlkit.make(algo, env_id, config_file=config_file, **overrides)
-        if config_file is None and "approximator" not in overrides:
-            _note_untuned_frames(agent)
         run_dir = _run_dir(runs_dir, algo, env_id, agent.config.seed)
         budget = agent.config.total_timesteps
     result = run_training(agent, budget, run_dir=run_dir, wandb_mode=wandb_mode,
@@ -123,22 +121,6 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
         sys.exit(143 if result.signal_name == "SIGTERM" else 130)
     print(f"eval return {result.eval_mean:.2f} +- {result.eval_std:.2f} | "
           f"{result.global_step} steps in {_duration(result.wall_time)} | run: {run_dir}")
-
-
-def _note_untuned_frames(agent) -> None:
-    """An MLP on frames learns little: say so when no tuned entry chose the torso."""
-    from rlkit.approximators.autoencoder import is_image
-    from rlkit.config import has_tuned_entry
-
-    approximator = getattr(agent.config, "approximator", None)
-    if (approximator is None or approximator.type != "mlp"
-            or not is_image(agent.observation_space) or has_tuned_entry(agent.name, agent.env_id)):
-        return
-    click.echo(f"note: configs/{agent.name}.yaml has no tuned entry for {agent.env_id}, so "
-               f"{agent.name}'s general defaults apply, with an MLP on its "
-               f"{tuple(agent.observation_space.shape)} frames; --set approximator.type=cnn "
-               f"picks a CNN. Values published for such envs but not yet verified by rlkit are "
-               f"in the repository's benchmarks/candidates/ (see benchmarks/TUNED.md).", err=True)
 
 
 @cli.command("eval")
@@ -366,6 +348,32 @@ def list_command() -> None:
     console.print("[bold]rlkit envs:[/bold] " + (", ".join(ours) or "-"))
     others = sorted(k for k in gym.registry if not k.startswith("rlkit/"))
     console.print(f"[bold]Gymnasium envs ({len(others)}):[/bold] " + ", ".join(others))
+
+
+@cli.command("check-env")
+@click.argument("env_id")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the resets and actions the checks take.")
+def check_env_command(env_id: str, seed: int) -> None:
+    """Check ENV_ID (a Gymnasium id or module:Id): Gymnasium's env checker, the values it
+    returns, its seeding, and which rlkit agents take its spaces. Exits 1 when a check of the
+    env fails (an agent that does not take it is no failure)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rlkit.training.env_check import check_env
+
+    checks = check_env(env_id, seed)
+    table = Table(title=f"rlkit check-env {env_id}")
+    for column in ("check", "result", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        agent = check.name.startswith("agent ")
+        result = ("yes" if check.ok else "no") if agent else ("ok" if check.ok else "FAIL")
+        table.add_row(check.name, result, check.detail)
+    Console(width=120).print(table)
+    if any(not check.ok and not check.name.startswith("agent ") for check in checks):
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ import fnmatch
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -392,12 +393,16 @@ def resolve_config(
     env_id: str,
     config_file: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
+    default_torso: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> Any:
     """Merge packaged defaults, per-env tuning, a user file and overrides into ``cls``.
 
-    Where the torso that results has memory, each file's ``memory_defaults`` join in over its
-    ``defaults``: a memory torso learns from short whole sequences that a feed-forward one's
-    defaults (one env's 2048-step rollout as one sequence) do not give it."""
+    Where none of them picks the torso (``approximator.type``), ``default_torso(env_kwargs)``
+    may name one for the env (``rlkit.make`` gives frames the CNN); else it is the config
+    class's own default, the MLP. Where the torso that results has memory, each file's
+    ``memory_defaults`` join in over its ``defaults``: a memory torso learns from short whole
+    sequences that a feed-forward one's defaults (one env's 2048-step rollout as one sequence)
+    do not give it."""
     packaged = packaged_config(algo)
     user = read_yaml(config_file) if config_file is not None else {}
 
@@ -408,6 +413,13 @@ def resolve_config(
         return _merge(values, overrides or {})
 
     values = merged(memory=False)
+    has_torso = any(f.name == "approximator" for f in dataclasses.fields(cls))
+    if has_torso and default_torso is not None and "type" not in (values.get("approximator")
+                                                                     or {}):
+        torso = default_torso(values.get("env_kwargs") or {})
+        if torso is not None:
+            overrides = _merge(overrides or {}, {"approximator": {"type": torso}})
+            values = merged(memory=False)
     approximator = values.get("approximator")
     if isinstance(approximator, dict) and approximator.get("type") in MEMORY_TORSOS:
         values = merged(memory=True)

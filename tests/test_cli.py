@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rlkit.training.metrics import read_metrics
 from rlkit.training.registry import agent_names
@@ -114,17 +115,19 @@ def test_list_shows_agents_and_envs(capsys):
     assert "ppo" in out and "CartPole-v1" in out and "rlkit/Rooms-v0" in out
 
 
-@pytest.mark.parametrize("algo, env_id, args, noted", [
-    ("dqn", "MinAtar/Breakout-v1", [], True),  # no entry: DQN's MLP defaults on frames
-    ("dqn", "MinAtar/Breakout-v1", ["--set", "approximator.type=cnn"], False),
-    ("dqn", "MinAtar/Breakout-v1", ["--config", "CANDIDATE"], False),
-    ("ppo", "MinAtar/Breakout-v1", [], False),  # a tuned pattern entry (a CNN)
-    ("dqn", "rlkit/PixelGrid-v0", [], False),  # a tuned entry's CNN
-    ("dqn", "MinAtar/SpaceInvaders-v1", [], False),  # a tuned entry keeping the MLP (below)
-    ("dqn", "CartPole-v1", [], False),  # not frames
+@pytest.mark.parametrize("algo, env_id, args, torso", [
+    ("ppo", "ALE/Pong-v5", [], "cnn"),  # no entry: frames (4, 84, 84) uint8 get the CNN
+    ("dqn", "MinAtar/Breakout-v1", [], "cnn"),  # no entry: MinAtar's bool grids too
+    ("dqn", "MinAtar/Breakout-v1", ["--set", "approximator.type=mlp"], "mlp"),  # asked for
+    ("dqn", "MinAtar/Breakout-v1", ["--config", "CANDIDATE"], "cnn"),
+    ("ppo", "MinAtar/Breakout-v1", [], "cnn"),  # a tuned pattern entry (a CNN)
+    ("dqn", "rlkit/PixelGrid-v0", [], "cnn"),  # a tuned entry's CNN
+    ("dqn", "MinAtar/SpaceInvaders-v1", [], "cnn"),  # an entry that picks no torso (below)
+    ("dqn", "CartPole-v1", [], "mlp"),  # not frames
 ])
-def test_frames_without_a_tuned_entry_get_a_note_on_the_mlp(algo, env_id, args, noted,
-                                                            tmp_path, capsys, monkeypatch):
+def test_frames_get_a_cnn_unless_a_config_picks_the_torso(algo, env_id, args, torso, tmp_path,
+                                                          capsys, monkeypatch):
+    """Issue 33: `rlkit train ppo ALE/Pong-v5` builds a CNN with no flags and prints no note."""
     from rlkit import config
 
     shipped = config.packaged_config
@@ -133,15 +136,17 @@ def test_frames_without_a_tuned_entry_get_a_note_on_the_mlp(algo, env_id, args, 
         if name == "dqn" else shipped(name)))
     candidate = Path(__file__).parents[1] / "benchmarks" / "candidates" / f"{algo}.yaml"
     args = [str(candidate) if arg == "CANDIDATE" else arg for arg in args]
-    tiny = {"dqn": ["learning_starts=8"], "ppo": ["n_steps=2", "batch_size=16"]}[algo]
+    tiny = {"dqn": ["learning_starts=8", "buffer_size=64"],
+            "ppo": ["n_steps=2", "batch_size=16"]}[algo]
     code, err = run_in_process(capsys, "train", algo, env_id, *args, "--total-timesteps", "16",
                                *[f"--set={item}" for item in [*tiny, "eval_episodes=1"]],
                                "--runs-dir", str(tmp_path), "--no-progress",
                                "--wandb-mode", "disabled")
-    assert code in (0, None)
-    assert ("has no tuned entry for " + env_id in err) == noted, err
-    if noted:
-        assert "an MLP on its (10, 10, 4) frames" in err and "approximator.type=cnn" in err
+    assert code in (0, None), err
+    assert "note:" not in err, err
+    (run_dir,) = tmp_path.iterdir()
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["approximator"]["type"] == torso
 
 
 def test_ctrl_c_checkpoints_and_resume_continues(tmp_path):

@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch.distributions import Bernoulli, Categorical, Distribution, Independent, Normal
 
 from rlkit import fast
 from rlkit.approximators import MLP, FeedForward, State, build_torso, orthogonal_init
@@ -88,9 +88,65 @@ class GaussianHead(nn.Module):
         return dist.mean
 
 
+class MultiCategoricalHead(nn.Module):
+    """features -> one logit vector per component of a MultiDiscrete space -> independent
+    categoricals: pi(a|s) = prod_i pi_i(a_i|s), so log pi(a|s) = sum_i log pi_i(a_i|s) and
+    H = sum_i H_i.
+
+    The logits of component i (``nvec[i]`` of them) are padded with -inf to the widest
+    component's count, a probability of 0, so one ``Categorical`` of shape (..., k, width)
+    under ``Independent`` holds them all."""
+
+    def __init__(self, in_dim: int, nvec: np.ndarray) -> None:
+        super().__init__()
+        counts = [int(n) for n in np.asarray(nvec).reshape(-1)]
+        self.logits = orthogonal_init(nn.Linear(in_dim, sum(counts)), gain=0.01)
+        width = max(counts)
+        used = torch.arange(width)[None, :] < torch.tensor(counts)[:, None]
+        self.register_buffer("used", used, persistent=False)  # (k, width): a real action
+
+    def forward(self, features: torch.Tensor) -> Distribution:
+        flat = self.logits.forward(features)
+        shape = (*flat.shape[:-1], *self.used.shape)
+        # row-major fill: component 0's logits, then component 1's, ... (the flat layout)
+        padded = flat.new_full(shape, float("-inf")).masked_scatter(self.used.expand(shape), flat)
+        return Independent(Categorical(logits=padded, validate_args=False), 1,
+                           validate_args=False)
+
+    @staticmethod
+    def mode(dist: Distribution) -> torch.Tensor:
+        return dist.base_dist.logits.argmax(-1)
+
+
+class BernoulliHead(nn.Module):
+    """features -> one logit per bit of a MultiBinary space -> independent Bernoullis:
+    log pi(a|s) = sum_i [a_i log sigma(l_i) + (1 - a_i) log(1 - sigma(l_i))], H = sum_i H_i."""
+
+    def __init__(self, in_dim: int, n_bits: int) -> None:
+        super().__init__()
+        self.logits = orthogonal_init(nn.Linear(in_dim, n_bits), gain=0.01)
+
+    def forward(self, features: torch.Tensor) -> Distribution:
+        return Independent(Bernoulli(logits=self.logits.forward(features), validate_args=False),
+                           1, validate_args=False)
+
+    @staticmethod
+    def mode(dist: Distribution) -> torch.Tensor:
+        return (dist.base_dist.logits > 0).to(dist.base_dist.logits.dtype)
+
+
 def policy_head(in_dim: int, action_space: gym.Space, log_std_init: float = 0.0) -> nn.Module:
+    """The action distribution's head for a Discrete, MultiDiscrete, MultiBinary or Box
+    space (a one-dimensional one for the last three)."""
     if isinstance(action_space, gym.spaces.Discrete):
         return CategoricalHead(in_dim, int(action_space.n))
+    if len(action_space.shape) != 1:
+        raise ConfigError(f"action space {action_space} has {len(action_space.shape)} "
+                          f"dimensions; rlkit's policies act in one-dimensional ones")
+    if isinstance(action_space, gym.spaces.MultiDiscrete):
+        return MultiCategoricalHead(in_dim, action_space.nvec)
+    if isinstance(action_space, gym.spaces.MultiBinary):
+        return BernoulliHead(in_dim, int(action_space.shape[0]))
     return GaussianHead(in_dim, int(np.prod(action_space.shape)), log_std_init)
 
 

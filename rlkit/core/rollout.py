@@ -150,13 +150,14 @@ def stored_obs_dtype(observation_space: gym.Space, normalized: bool = False) -> 
 def rollout_shapes(
     observation_space: gym.Space, action_space: gym.Space, normalize_obs: bool = False
 ) -> dict[str, Any]:
-    """Per-step shapes and dtypes for buffers (float actions for Box, integer ids otherwise)."""
-    continuous = isinstance(action_space, gym.spaces.Box)
+    """Per-step shapes and dtypes for buffers: float actions for Box and MultiBinary (a
+    Bernoulli's samples), integer ids for Discrete and MultiDiscrete."""
+    float_actions = isinstance(action_space, gym.spaces.Box | gym.spaces.MultiBinary)
     return {
         "obs_shape": observation_space.shape,
         "action_shape": action_space.shape,
         "obs_dtype": stored_obs_dtype(observation_space, normalize_obs),
-        "action_dtype": np.float32 if continuous else np.int64,
+        "action_dtype": np.float32 if float_actions else np.int64,
     }
 
 
@@ -173,9 +174,15 @@ def make_rollout_buffer(
 
 
 def to_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
-    """Clip Gaussian samples into a Box's bounds (the unclipped sample is what was learned)."""
+    """The policy's actions as the env takes them: Gaussian samples clipped into a Box's bounds
+    (the unclipped sample is what was learned), MultiBinary's 0./1. as the space's integers,
+    MultiDiscrete's component ids shifted by the space's ``start``."""
     if isinstance(action_space, gym.spaces.Box):
         return np.clip(actions, action_space.low, action_space.high)
+    if isinstance(action_space, gym.spaces.MultiBinary):
+        return actions.astype(action_space.dtype)
+    if isinstance(action_space, gym.spaces.MultiDiscrete) and np.any(action_space.start):
+        return (actions + action_space.start).astype(action_space.dtype)
     return actions
 
 

@@ -332,8 +332,7 @@ def _bar(enabled: bool, total: int):
 # --- the report --------------------------------------------------------------------------------
 def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                  out_dir: Path, libraries: tuple[str, ...] = LIBRARIES) -> None:
-    import gymnasium as gym
-
+    from rlkit.training.environment import check_env_id
     from rlkit.training.metrics import read_metrics
     from rlkit.training.registry import make
     by_key = {(r["library"], r["env_id"], r["seed"]): r for r in results}
@@ -346,7 +345,7 @@ def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                          "eval_std", "wall_time", "sps", "steps_to_threshold"])
         for spec in specs:
             r = by_key[(spec.library, spec.env_id, spec.seed)]
-            threshold = gym.spec(spec.env_id).reward_threshold
+            threshold = check_env_id(spec.env_id).reward_threshold
             reached = steps_to_threshold(read_metrics(out_dir / "runs" / spec.name), threshold)
             writer.writerow([spec.library, algo, spec.env_id, spec.seed, r["global_step"],
                              r["eval_mean"], r["eval_std"], round(r["wall_time"], 2),
@@ -358,7 +357,7 @@ def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
              f"bootstrap intervals over seeds ({N_BOOTSTRAP} resamples, numpy; the IQM's "
              f"interval resamples within each env, rliable's stratified bootstrap).", ""]
     for env_id in env_ids:
-        threshold = gym.spec(env_id).reward_threshold
+        threshold = check_env_id(env_id).reward_threshold
         lines += [f"## {env_id}", "",
                   "| library | final eval (95 % CI) | IQM (95 % CI) | steps to "
                   f"{threshold if threshold is not None else '-'} | wall s | SPS |",

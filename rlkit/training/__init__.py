@@ -9,7 +9,8 @@ metrics and env construction.
   :mod:`~rlkit.training.checkpoint` (the file format), :mod:`~rlkit.training.faults`
   (divergence, env failures, locks), :mod:`~rlkit.training.metrics` (metrics.jsonl, W&B),
   :mod:`~rlkit.training.environment` (env ids, vector envs, seeding);
-* :mod:`~rlkit.training.registry`: agents by name, ``make`` and ``load``.
+* :mod:`~rlkit.training.registry`: agents by name, ``make`` and ``load``;
+  :mod:`~rlkit.training.env_check`: ``rlkit check-env``.
 
 May import: ``rlkit.approximators``, ``rlkit.core``, ``rlkit.config``, ``rlkit.errors``,
 ``rlkit.fast`` and itself. Agents are found by name (the registry imports their modules when

@@ -29,7 +29,7 @@ from rlkit.config import TrainConfig, to_dict
 from rlkit.core.aligned import to_tensor
 from rlkit.core.modes import eval_mode
 from rlkit.core.normalize import ObsNormalizer, RewardScaler
-from rlkit.core.rollout import EnvRunner, collect_rollout
+from rlkit.core.rollout import EnvRunner, collect_rollout, to_env_actions
 from rlkit.errors import ConfigError
 from rlkit.training import checkpoint as ckpt
 from rlkit.training.environment import make_vec_env, seed_everything, single_spaces, torch_threads
@@ -231,9 +231,7 @@ class Agent:
                     self.preprocess(batch), state, starts, deterministic)
             else:
                 actions = self.act(self.preprocess(batch), deterministic=deterministic)
-        actions = actions.cpu().numpy()
-        if isinstance(self.action_space, gym.spaces.Box):
-            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        actions = to_env_actions(actions.cpu().numpy(), self.action_space)
         actions = actions[0] if single else actions
         return (actions, state) if self.has_memory else actions
 
@@ -295,6 +293,9 @@ class RolloutAgent(Agent):
     n-step rollouts into ``self.buffer`` and what to checkpoint are these few lines. REINFORCE
     collects whole episodes instead (its own ``collect``) and adds its value optimizer.
     """
+
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (
+        gym.spaces.Discrete, gym.spaces.Box, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 
     @property
     def steps_per_collect(self) -> int:

@@ -56,16 +56,22 @@ def make(
     """An agent for ``env_id`` with rlkit's tuned defaults, a config file and overrides.
 
     ``overrides`` are config keys (nested ones as dicts, e.g.
-    ``approximator={"hidden_sizes": [128, 128]}``), checked like ``--set``.
+    ``approximator={"hidden_sizes": [128, 128]}``), checked like ``--set``. Where neither an
+    entry, the file nor the overrides pick a torso, frames get the CNN
+    (:func:`rlkit.approximators.cnn.is_frames`) and anything else the MLP.
     """
+    from rlkit.approximators.cnn import is_frames
     from rlkit.config import resolve_config
-    from rlkit.training.environment import check_env_id
+    from rlkit.training.environment import check_env_id, single_spaces
+
+    def default_torso(env_kwargs: dict[str, Any]) -> str | None:
+        return "cnn" if is_frames(single_spaces(env_id, env_kwargs)[0]) else None
 
     cls = agent_class(algo)
     check_env_id(env_id)
     if seed is not None:
         overrides["seed"] = seed
-    config = resolve_config(cls.Config, algo, env_id, config_file, overrides)
+    config = resolve_config(cls.Config, algo, env_id, config_file, overrides, default_torso)
     try:
         return cls(env_id, config)
     except MemoryError:

@@ -51,6 +51,45 @@ def test_compare_writes_every_file_with_both_libraries_and_resumes(tmp_path, cap
     assert {p: p.stat().st_mtime_ns for p in finished} == finished  # nothing ran again
 
 
+MULTI_DISCRETE_ENV = """
+import gymnasium as gym
+import numpy as np
+
+
+class Pick(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.MultiDiscrete([2, 3])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), float(action[1] == 2), False, self.t >= 8, {}
+
+
+gym.register("Pick-v0", entry_point=Pick)
+"""
+
+
+def test_compare_runs_both_libraries_on_a_users_multidiscrete_env(tmp_path, capsys,
+                                                                  monkeypatch):
+    """Issue 33: MultiDiscrete actions map to SB3's; a `module:Id` env (whose report once
+    looked the id up in Gymnasium's registry without importing the module) works."""
+    (tmp_path / "pick_env.py").write_text(MULTI_DISCRETE_ENV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "cmp"
+    args = [arg if arg != "0-1" else "0" for arg in TINY]
+    code, _, err = run_cli(capsys, "compare", "ppo", "pick_env:Pick-v0", *args,
+                           "--workers", "1", "--out", str(out))
+    assert code in (0, None), err
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {row["library"] for row in rows} == {"rlkit", "sb3"}
+    assert all(row["global_step"] == "512" for row in rows)
+
+
 def test_an_interrupted_comparison_resumes_rlkits_run_from_its_checkpoint(
         tmp_path, capsys, signal_during_update):
     """A run the comparison had begun goes on from its checkpoint and ends with the metrics of
