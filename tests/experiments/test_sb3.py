@@ -225,7 +225,8 @@ def test_a_torso_sb3_has_no_policy_for_maps_no_mlp_sizes_and_is_reported():
     ("ppo", "CartPole-v1", {}, "MlpPolicy"),
     ("ppo", "rlkit/PixelGrid-v0", {}, "CnnPolicy"),
     ("dqn", "MinAtar/Breakout-v1", {"approximator": {"type": "cnn"}}, "CnnPolicy"),
-    ("dqn", "MinAtar/Breakout-v1", {}, "MlpPolicy"),
+    ("dqn", "MinAtar/Breakout-v1", {}, "CnnPolicy"),  # frames get the CNN by default
+    ("dqn", "MinAtar/Breakout-v1", {"approximator": {"type": "mlp"}}, "MlpPolicy"),
     ("ppo", "rlkit/CartPoleNoVel-v0", {}, "MlpLstmPolicy"),
     ("ppo", "rlkit/CartPoleNoVel-v0", {"approximator": {"type": "gru"}}, "MlpLstmPolicy"),
 ])
