@@ -102,7 +102,7 @@ class A2C(RolloutAgent):
     def setup(self) -> None:
         cfg = self.config
         self.policy = ActorCritic.from_config(
-            self.observation_space, self.action_space, cfg
+            self.input_space, self.action_space, cfg
         ).to(self.device)
         self.optimizer = make_optimizer(
             self.policy,
@@ -111,7 +111,7 @@ class A2C(RolloutAgent):
             cfg.optimizer_eps,
             cfg.rmsprop_alpha,
         )
-        self.buffer = make_rollout_buffer(self.observation_space, self.action_space,
+        self.buffer = make_rollout_buffer(self.input_space, self.action_space,
                                           cfg.n_steps, cfg.n_envs, cfg.normalize_obs)
 
     def update(self) -> dict[str, Any]:

@@ -37,9 +37,11 @@ from torch import nn
 
 from rlkit.approximators.bayes import BayesianLinearRegression
 from rlkit.approximators.heads import QNetwork
+from rlkit.approximators.heads import masked as masked_logits
 from rlkit.config import TrainConfig
 from rlkit.core.aligned import to_tensor
 from rlkit.core.buffers import ReplayBatch, ReplayBuffer
+from rlkit.core.frame_replay import FRAME_SHARING, replay_buffer_class
 from rlkit.core.modes import eval_mode
 from rlkit.core.nstep import NStepAccumulator
 from rlkit.core.optim import FlatOptimizer
@@ -97,6 +99,9 @@ class DQNConfig(TrainConfig):
     """initial importance-weight exponent, annealed linearly to 1 over training"""
     per_eps: float = 1e-6
     """added to |delta| so that no transition has zero priority"""
+    frame_sharing: Literal["auto", "on", "off"] = "auto"
+    """store each frame of stacked-frame observations once (rlkit.core.frame_replay: 1M Atari
+    transitions in 7.5 GB, not 56): auto for uint8 (k, H, W) stacks with small k, on, or off"""
     q_head: Literal["linear", "bayes_linear"] = "linear"
     """Q head: linear (trained by gradient), or bayes_linear (BDQN: the posterior mean of a
     Bayesian linear regression per action on the torso's features, refit from the buffer)"""
@@ -139,6 +144,9 @@ class DQNConfig(TrainConfig):
                               f"got {self.exploration_fraction}")
         if self.per_alpha < 0 or self.per_eps <= 0:
             raise ConfigError("config keys need per_alpha >= 0 and per_eps > 0")
+        if self.frame_sharing not in FRAME_SHARING:
+            raise ConfigError(f"config key 'frame_sharing' must be one of "
+                              f"{', '.join(FRAME_SHARING)}; got {self.frame_sharing!r}")
         if self.exploration == "thompson" and self.q_head != "bayes_linear":
             raise ConfigError("exploration: thompson samples the Q head's posterior; set "
                               "q_head: bayes_linear too")
@@ -161,14 +169,16 @@ def td_target(
     return rewards + discounts * (1.0 - terminated) * next_values
 
 
-def max_q_values(next_q_target: torch.Tensor) -> torch.Tensor:
-    """DQN bootstrap: V(s') = max_b Q_target(s', b)."""
-    return next_q_target.amax(dim=1)
+def max_q_values(next_q_target: torch.Tensor,
+                 next_masks: torch.Tensor | None = None) -> torch.Tensor:
+    """DQN bootstrap: V(s') = max_b Q_target(s', b), over the valid b where masks are given."""
+    return masked_logits(next_q_target, next_masks).amax(dim=1)
 
 
-def double_q_values(next_q_online: torch.Tensor, next_q_target: torch.Tensor) -> torch.Tensor:
-    """Double-Q bootstrap: V(s') = Q_target(s', argmax_b Q_online(s', b))."""
-    best = next_q_online.argmax(dim=1, keepdim=True)
+def double_q_values(next_q_online: torch.Tensor, next_q_target: torch.Tensor,
+                    next_masks: torch.Tensor | None = None) -> torch.Tensor:
+    """Double-Q bootstrap: V(s') = Q_target(s', argmax_b Q_online(s', b)), b valid."""
+    best = masked_logits(next_q_online, next_masks).argmax(dim=1, keepdim=True)
     return next_q_target.gather(1, best).squeeze(1)
 
 
@@ -192,10 +202,11 @@ class DQN(Agent):
     Config = DQNConfig
     config: DQNConfig
     action_spaces = (gym.spaces.Discrete,)
+    packs_observations = True
 
     def setup(self) -> None:
         cfg = self.config
-        space = self.observation_space
+        space = self.input_space
         self.n_actions = int(self.action_space.n)
         self.action_offset = int(self.action_space.start)
         self.bayes = cfg.q_head == "bayes_linear"
@@ -229,12 +240,12 @@ class DQN(Agent):
             action_dtype=np.int64,
             store_discounts=cfg.n_step > 1,
         )
-        if cfg.prioritized:
-            self.buffer: ReplayBuffer = PrioritizedReplayBuffer(
-                **buffer_args, alpha=cfg.per_alpha, eps=cfg.per_eps
-            )
-        else:
-            self.buffer = ReplayBuffer(**buffer_args)
+        buffer_class = replay_buffer_class(space, obs_dtype, cfg.frame_sharing, cfg.prioritized)
+        per_args = dict(alpha=cfg.per_alpha, eps=cfg.per_eps) if cfg.prioritized else {}
+        self.buffer: ReplayBuffer = buffer_class(**buffer_args, **per_args)
+        # the valid actions at each stored transition's next state, by buffer row, once the env
+        # gives action masks (None before): what the TD target maximizes over
+        self.next_masks: np.ndarray | None = None
         self.nstep = (
             NStepAccumulator(cfg.n_envs, cfg.n_step, cfg.gamma, space.shape, (), obs_dtype)
             if cfg.n_step > 1
@@ -251,6 +262,7 @@ class DQN(Agent):
         state = {
             "buffer": self.buffer.state_dict(),
             "nstep": self.nstep.state_dict() if self.nstep is not None else None,
+            "next_masks": self.next_masks,
         }
         if self.bayes:
             state["posterior"] = {
@@ -265,6 +277,8 @@ class DQN(Agent):
             self.buffer.load_state_dict(state["buffer"])
         if self.nstep is not None and state.get("nstep") is not None:
             self.nstep.load_state_dict(state["nstep"])
+        if state.get("next_masks") is not None:
+            self.next_masks = np.asarray(state["next_masks"], dtype=bool).copy()
         if self.bayes and "posterior" in state:
             posterior = state["posterior"]
             self.posterior.mean.copy_(posterior["mean"])
@@ -296,29 +310,57 @@ class DQN(Agent):
         features = torch.cat([features, features.new_ones(len(features), 1)], dim=1)
         return torch.einsum("bd,bad->ba", features, weights)
 
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, deterministic: bool = False,
+            action_masks: torch.Tensor | None = None) -> torch.Tensor:
+        """argmax_a Q(s, a) over the valid actions (epsilon-greedy, or a Thompson draw's Q,
+        unless ``deterministic``)."""
         if self.thompson and not deterministic:  # a fresh posterior draw for each row
             draws = torch.stack([self.posterior.sample(self.generator) for _ in range(len(obs))])
-            return self._thompson_q(obs, draws.to(obs.device)).argmax(dim=1) + self.action_offset
-        actions = self.q_net(obs).argmax(dim=1)
+            q = self._thompson_q(obs, draws.to(obs.device))
+            return masked_logits(q, action_masks).argmax(dim=1) + self.action_offset
+        actions = masked_logits(self.q_net(obs), action_masks).argmax(dim=1)
         if not deterministic:
             explore = torch.rand(len(obs), generator=self.generator) < self.epsilon
-            random = torch.randint(self.n_actions, (len(obs),), generator=self.generator)
+            if action_masks is None:
+                random = torch.randint(self.n_actions, (len(obs),), generator=self.generator)
+            else:  # uniform over the valid actions
+                random = torch.multinomial(action_masks.float().cpu(), 1,
+                                           generator=self.generator).squeeze(1)
             actions = torch.where(explore.to(actions.device), random.to(actions.device), actions)
         return actions + self.action_offset
 
     def _explore(self, obs: np.ndarray, epsilon: float,
-                 greedy: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Epsilon-greedy action indices (0-based) for raw observations of every env."""
+                 greedy: Callable[[np.ndarray], np.ndarray],
+                 masks: np.ndarray | None = None) -> np.ndarray:
+        """Epsilon-greedy action indices (0-based) for raw observations of every env; only
+        valid ones where ``masks`` is given."""
         n = len(obs)
         explore = self.rng.random(n) < epsilon
         n_explore = int(np.count_nonzero(explore))
+        if masks is None:
+            def uniform(k: int, _: np.ndarray) -> np.ndarray:
+                return self.rng.integers(self.n_actions, size=k)
+        else:
+            def uniform(k: int, rows: np.ndarray) -> np.ndarray:  # the valid actions alike
+                return np.argmax(self.rng.random((k, self.n_actions)) * masks[rows], axis=1)
         if n_explore == n:  # skip the forward pass (always, before learning starts)
-            return self.rng.integers(self.n_actions, size=n)
-        actions = greedy(self.preprocess_array(obs))
+            return uniform(n, slice(None))
+        rows = self.preprocess_array(obs)
+        if masks is None:
+            actions = greedy(rows)
+        else:
+            q = self._masked_q(to_tensor(rows, self.device))
+            actions = masked_logits(q, torch.as_tensor(masks, device=q.device)).argmax(1)
+            actions = actions.cpu().numpy()
         if n_explore:
-            actions[explore] = self.rng.integers(self.n_actions, size=n_explore)
+            actions[explore] = uniform(n_explore, explore)
         return actions
+
+    def _masked_q(self, obs: torch.Tensor) -> torch.Tensor:
+        """The Q values acting is greedy in: each env's Thompson draw's, or the network's."""
+        if self.thompson:
+            return self._thompson_q(obs, self.thompson_weights)
+        return self.q_net(obs)
 
     def collect(self) -> None:
         """Step every env until the next training round (``train_freq`` vector steps)."""
@@ -345,20 +387,36 @@ class DQN(Agent):
                     epsilon = self.epsilon
                 if self.thompson and self.redraw.any():
                     self._draw_thompson_weights()
-                actions = self._explore(obs, epsilon, greedy)
+                actions = self._explore(obs, epsilon, greedy, runner.action_masks())
                 step = runner.step(actions + self.action_offset if self.action_offset else actions)
+                next_masks = runner.action_masks()  # those of step.next_obs
                 if self.thompson:
                     self.redraw |= step.terminated | step.truncated
                 if nstep is None:
-                    buffer.add(obs, actions, step.rewards, step.next_obs, step.terminated,
-                               step.valid)
+                    rows = buffer.add(obs, actions, step.rewards, step.next_obs, step.terminated,
+                                      step.valid)
+                    if next_masks is not None:
+                        self._store_next_masks(rows, next_masks[step.valid])
                 else:
                     out = nstep.add(obs, actions, step.rewards, step.next_obs, step.terminated,
-                                    step.truncated, step.valid)
+                                    step.truncated, step.valid, next_masks)
                     if out is not None:
-                        buffer.add(out.obs, out.actions, out.rewards, out.next_obs,
-                                   out.terminated, discounts=out.discounts)
+                        rows = buffer.add(out.obs, out.actions, out.rewards, out.next_obs,
+                                          out.terminated, discounts=out.discounts)
+                        if out.next_action_masks is not None:
+                            self._store_next_masks(rows, out.next_action_masks)
                 self.global_step += n_envs
+
+    def _store_next_masks(self, rows: np.ndarray, masks: np.ndarray) -> None:
+        if self.next_masks is None:
+            self.next_masks = np.ones((self.config.buffer_size, self.n_actions), dtype=bool)
+        self.next_masks[rows] = masks
+
+    def _batch_next_masks(self, batch: ReplayBatch) -> torch.Tensor | None:
+        """The valid actions at the sampled transitions' next states (None: no masks)."""
+        if self.next_masks is None:
+            return None
+        return torch.as_tensor(self.next_masks[batch.indices], device=self.device)
 
     def _draw_thompson_weights(self) -> None:
         """w ~ N(mu_a, Sigma_a) for every action, for the envs whose episode starts."""
@@ -403,9 +461,10 @@ class DQN(Agent):
         actions = torch.from_numpy(self.buffer.actions[:rows])
         self.posterior.set_inputs(phi, actions)
         z = torch.randn(self.n_actions, phi.shape[1], generator=self.generator)
+        next_masks = None if self.next_masks is None else torch.from_numpy(self.next_masks[:rows])
         for _ in range(cfg.posterior_sweeps):
             draw = self.posterior.sample(z=z)  # n_actions x d
-            next_values = max_q_values(next_phi @ draw.T)
+            next_values = max_q_values(next_phi @ draw.T, next_masks)
             self.posterior.solve(td_target(rewards, next_values, terminated, discounts))
         self.q_net.head.set_weights(self.posterior.mean.to(self.device))
         self.posterior_step = self.global_step
@@ -439,11 +498,13 @@ class DQN(Agent):
                         if t.is_floating_point()]
             torch._foreach_lerp_([t for t, _ in floating], [o for _, o in floating], tau)
 
-    def _next_values(self, next_obs: torch.Tensor, next_q_target: torch.Tensor) -> torch.Tensor:
-        """V(s') in the TD target: max_b Q_target(s', b), or Q_target(s', argmax_b Q(s', b))."""
+    def _next_values(self, next_obs: torch.Tensor, next_q_target: torch.Tensor,
+                     next_masks: torch.Tensor | None = None) -> torch.Tensor:
+        """V(s') in the TD target: max_b Q_target(s', b), or Q_target(s', argmax_b Q(s', b)),
+        over the valid actions b where the env gives masks."""
         if self.config.double_q:
-            return double_q_values(self.q_net(next_obs), next_q_target)
-        return max_q_values(next_q_target)
+            return double_q_values(self.q_net(next_obs), next_q_target, next_masks)
+        return max_q_values(next_q_target, next_masks)
 
     def _gradient_step(
         self,
@@ -483,7 +544,8 @@ class DQN(Agent):
                 batch = self.buffer.sample(cfg.batch_size, self.rng, self.device, beta=beta)
                 with torch.no_grad():
                     next_obs = self._inputs(batch.next_obs)
-                    next_values = self._next_values(next_obs, self.q_target(next_obs))
+                    next_values = self._next_values(next_obs, self.q_target(next_obs),
+                                                    self._batch_next_masks(batch))
                     targets = td_target(batch.rewards, next_values, batch.terminated,
                                         _discounts(batch, cfg.gamma))
                 loss, q = self._gradient_step(
@@ -499,17 +561,20 @@ class DQN(Agent):
             batch = self.buffer.sample(n_grad * cfg.batch_size, self.rng, self.device)
             obs, next_obs = self._inputs(batch.obs), self._inputs(batch.next_obs)
             discounts = _discounts(batch, cfg.gamma)
+            next_masks = self._batch_next_masks(batch)
             with torch.no_grad():
                 # Chunks of 512 rows keep the activations in cache: twice as fast as one pass.
                 next_q_target = torch.cat([self.q_target(chunk) for chunk in next_obs.split(512)])
                 if not cfg.double_q:
-                    targets = td_target(batch.rewards, max_q_values(next_q_target),
+                    targets = td_target(batch.rewards, max_q_values(next_q_target, next_masks),
                                         batch.terminated, discounts)
             for i in range(n_grad):
                 rows = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
                 if cfg.double_q:
                     with torch.no_grad():
-                        next_values = self._next_values(next_obs[rows], next_q_target[rows])
+                        next_values = self._next_values(
+                            next_obs[rows], next_q_target[rows],
+                            None if next_masks is None else next_masks[rows])
                         rows_targets = td_target(
                             batch.rewards[rows], next_values, batch.terminated[rows],
                             discounts if isinstance(discounts, float) else discounts[rows])

@@ -95,11 +95,11 @@ class PPO(RolloutAgent):
     def setup(self) -> None:
         cfg = self.config
         self.policy = ActorCritic.from_config(
-            self.observation_space, self.action_space, cfg
+            self.input_space, self.action_space, cfg
         ).to(self.device)
         self.optimizer = FlatOptimizer(self.policy, torch.optim.Adam, lr=cfg.learning_rate,
                                        eps=cfg.adam_eps)
-        self.buffer = make_rollout_buffer(self.observation_space, self.action_space,
+        self.buffer = make_rollout_buffer(self.input_space, self.action_space,
                                           cfg.n_steps, cfg.n_envs, cfg.normalize_obs)
 
     def update(self) -> dict[str, Any]:

@@ -101,7 +101,7 @@ class Reinforce(RolloutAgent):
     def setup(self) -> None:
         cfg = self.config
         self.policy = ActorCritic.from_config(
-            self.observation_space, self.action_space, cfg
+            self.input_space, self.action_space, cfg
         ).to(self.device)
         # The policy and the value function are two learners (two step sizes in Sutton and
         # Barto's algorithm box), each with its own gradient clip: under one joint clip the
@@ -114,7 +114,7 @@ class Reinforce(RolloutAgent):
             if cfg.baseline == "value"
             else None
         )
-        shapes = rollout_shapes(self.observation_space, self.action_space, cfg.normalize_obs)
+        shapes = rollout_shapes(self.input_space, self.action_space, cfg.normalize_obs)
         # the shared collector fills this chunk; whole episodes accumulate in self.episodes
         self.chunk = RolloutBuffer(cfg.rollout_steps, cfg.n_envs, **shapes)
         self.episodes = EpisodeBuffer(cfg.n_envs, **shapes)
@@ -195,16 +195,18 @@ class Reinforce(RolloutAgent):
         torso replays every column from the initial state: each complete episode starts (and
         resets the state) inside the batch, so its steps see exactly the memory they acted
         with."""
-        mask = batch.mask
+        mask, masks = batch.mask, batch.action_masks  # the steps to learn from; valid actions
         if not self.policy.has_memory:
             return self.policy.evaluate_actions(
                 to_tensor(batch.obs[mask], self.device),  # in torch's memory (rlkit.core.aligned)
-                to_tensor(batch.actions[mask], self.device))
+                to_tensor(batch.actions[mask], self.device),
+                None if masks is None else torch.as_tensor(masks[mask], device=self.device))
         obs, actions, starts, mask = (
             to_tensor(x, self.device)
             for x in (batch.obs, batch.actions, batch.episode_starts, batch.mask))
+        masks = None if masks is None else torch.as_tensor(masks, device=self.device)
         return self.policy.replay(obs, actions, starts, mask,
-                                  self.policy.initial_state(batch.obs.shape[1]))
+                                  self.policy.initial_state(batch.obs.shape[1]), masks)
 
     def update(self) -> dict[str, Any]:
         cfg = self.config

@@ -1,7 +1,9 @@
 """Tabular temporal-difference learning: TD(0) prediction, Q-learning, SARSA, Expected SARSA.
 
-For envs with Discrete observations and actions the values live in numpy tables and every env
-step is learned from at once (online TD). With step size eta and TD target y,
+For envs with Discrete actions and Discrete observations (or a Tuple or MultiDiscrete of
+Discretes, such as Blackjack's (sum, dealer card, usable ace): one table row per combination,
+see :func:`state_index`) the values live in numpy tables and every env step is learned from at
+once (online TD). With step size eta and TD target y,
 
     TD(0):           V(s) <- V(s) + eta [y - V(s)],       y = r + gamma V(s')
     Q-learning:      Q(s, a) <- Q(s, a) + eta [y - Q(s, a)], y = r + gamma max_b Q(s', b)
@@ -31,6 +33,7 @@ update the same cell in one step, the cell gets one update with the mean of thei
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -40,7 +43,7 @@ import numpy as np
 import torch
 
 from rlkit.config import TrainConfig
-from rlkit.errors import ConfigError, RlkitError
+from rlkit.errors import ConfigError
 from rlkit.training.agent import Agent
 from rlkit.training.environment import check_env_id, make_env
 
@@ -89,6 +92,76 @@ class TabularConfig(TrainConfig):
                 "tabular agents index tables by state and learn raw rewards; "
                 "set normalize_obs and normalize_reward to false"
             )
+
+
+# --- observations as table rows -------------------------------------------------------------
+SUPPORTED_SPACES = "a Discrete, a one-axis MultiDiscrete or a Tuple of Discretes"
+
+
+MAX_TABLE = 10**8
+"""The most values a table may hold (800 MB of float64)."""
+
+
+def component_sizes(space: gym.Space) -> tuple[int, ...] | None:
+    """The sizes n_i of the components a table row is made of; None for a space tables can't
+    index (a Box, a Tuple holding anything but Discretes, a MultiDiscrete of several axes)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return (int(space.n),)
+    if isinstance(space, gym.spaces.MultiDiscrete) and space.nvec.ndim == 1 and space.nvec.size:
+        return tuple(int(n) for n in space.nvec)
+    if isinstance(space, gym.spaces.Tuple) and space.spaces and all(
+        isinstance(s, gym.spaces.Discrete) for s in space.spaces
+    ):
+        return tuple(int(s.n) for s in space.spaces)
+    return None
+
+
+def state_index(obs: Any, space: gym.Space) -> np.ndarray:
+    """The table row (int64) of an observation of ``space``, or of a batch of them.
+
+    Discrete(n, start): x - start. A Tuple of Discretes (n_i, start_i) or a MultiDiscrete
+    (nvec, start): its components ravelled row-major, as ``np.ravel_multi_index``,
+
+        row = sum_i (x_i - start_i) prod_{j > i} n_j,
+
+    so Blackjack's (sum, dealer card, usable ace) in (Discrete(32), Discrete(11), Discrete(2))
+    is row (sum * 11 + card) * 2 + ace. A Tuple's components are its elements (one env's tuple
+    of ints, or a vector env's tuple of arrays, one per component); an array holds them on its
+    last axis, as a MultiDiscrete's do. A component out of its range raises ValueError.
+    """
+    if isinstance(space, gym.spaces.Discrete):
+        return np.asarray(obs, dtype=np.int64) - int(space.start)
+    if isinstance(space, gym.spaces.Tuple) and not isinstance(obs, np.ndarray):
+        starts = [int(s.start) for s in space.spaces]
+        parts = [np.asarray(x, dtype=np.int64) - k for x, k in zip(obs, starts, strict=True)]
+    else:
+        starts = (
+            space.start if isinstance(space, gym.spaces.MultiDiscrete)
+            else np.array([s.start for s in space.spaces])
+        )
+        parts = list(np.moveaxis(np.asarray(obs, dtype=np.int64) - starts, -1, 0))
+    return np.asarray(np.ravel_multi_index(parts, component_sizes(space)), dtype=np.int64)
+
+
+def state_observation(states: np.ndarray, space: gym.Space) -> Any:
+    """The observations of table rows ``states`` (a batch), the inverse of :func:`state_index`:
+    Discrete ids, a vector env's tuple of arrays for a Tuple, (n, k) rows for a MultiDiscrete."""
+    states = np.asarray(states, dtype=np.int64)
+    if isinstance(space, gym.spaces.Discrete):
+        return states + int(space.start)
+    parts = np.unravel_index(states, component_sizes(space))
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(x + int(s.start) for x, s in zip(parts, space.spaces, strict=True))
+    return np.stack(parts, axis=-1) + space.start
+
+
+def _space_name(space: gym.Space) -> str:  # pragma: no mutate block (display text)
+    """A space in a line: a Box's repr lists every bound, its shape and dtype say enough."""
+    if isinstance(space, gym.spaces.Box):
+        return f"Box(shape={space.shape}, dtype={space.dtype})"
+    if isinstance(space, gym.spaces.Tuple):
+        return f"Tuple({', '.join(_space_name(s) for s in space.spaces)})"
+    return str(space)
 
 
 # --- TD targets: one small pure function per algorithm --------------------------------------
@@ -229,15 +302,10 @@ class TabularAgent(Agent):
         env = make_env(env_id, config.env_kwargs)
         try:
             space = env.observation_space
-            if not isinstance(space, gym.spaces.Discrete):
-                # A Box's repr lists every bound; its shape and dtype say enough.
-                name = (
-                    f"Box(shape={space.shape}, dtype={space.dtype})"
-                    if isinstance(space, gym.spaces.Box)
-                    else str(space)
-                )
-                raise RlkitError(
-                    f"{self.name} needs Discrete observations; {env_id} has {name}. "
+            if component_sizes(space) is None:
+                raise ConfigError(
+                    f"{self.name} needs Discrete observations; {env_id} has "
+                    f"{_space_name(space)} (tabular agents take {SUPPORTED_SPACES}). "
                     "Use a deep agent such as dqn or ppo."
                 )
             self.grid = _grid_layout(env.unwrapped)  # for describe_policy
@@ -248,10 +316,17 @@ class TabularAgent(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        self.n_states = int(self.observation_space.n)
+        self.n_states = int(np.prod(component_sizes(self.observation_space), dtype=np.float64))
         self.n_actions = int(self.action_space.n)
-        # Envs may number states from ``start`` (Discrete(n, start=k)); tables index from 0.
-        self.obs_start = int(self.observation_space.start)
+        if self.n_states * self.n_actions > MAX_TABLE:
+            raise ConfigError(f"{self.name}'s table for {self.observation_space} would hold "
+                              f"{self.n_states * self.n_actions:.3g} values (at most "
+                              f"{MAX_TABLE:.0e}); use a deep agent such as dqn or ppo")
+        # Tables index from 0. The runner's observations are Discrete ids, which may start at
+        # ``start`` (Discrete(n, start=k)), or rows already for a Tuple or MultiDiscrete (see
+        # packer): obs_start is what to subtract from them.
+        space = self.observation_space
+        self.obs_start = int(space.start) if isinstance(space, gym.spaces.Discrete) else 0
         self.action_start = int(self.action_space.start)
         shape = (self.n_states, self.n_actions) if self.control else (self.n_states,)
         self.table = Table(np.full(shape, cfg.initial_value, dtype=np.float64))
@@ -281,6 +356,14 @@ class TabularAgent(Agent):
         self.acting_obs = None if acting_obs is None else np.asarray(acting_obs)
         self.td_abs_sum = float(state.get("td_abs_sum", 0.0))
         self.td_count = int(state.get("td_count", 0))
+
+    @property
+    def packer(self) -> Any:
+        """A Tuple's or MultiDiscrete's observations -> their table rows (:func:`state_index`),
+        as the runner receives them: it, its checkpoints and the update see one int per env."""
+        if isinstance(self.observation_space, gym.spaces.Discrete):
+            return None
+        return functools.partial(state_index, space=self.observation_space)
 
     # --- schedules ----------------------------------------------------------------------
     @property
@@ -315,14 +398,17 @@ class TabularAgent(Agent):
         return self.behaviour(states)
 
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
-        states = obs.cpu().numpy().astype(np.int64) - self.obs_start
+        """Actions for a batch of observations: ids, or components on the last axis."""
+        states = state_index(obs.cpu().numpy().astype(np.int64), self.observation_space)
         return torch.as_tensor(self.policy(states, deterministic) + self.action_start)
 
-    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions for a state id (or a batch of them); numpy all the way, no torch."""
-        states = np.asarray(obs, dtype=np.int64)
-        actions = self.policy(states.reshape(-1) - self.obs_start, deterministic)
-        actions = actions + self.action_start
+    def predict(self, obs: Any, deterministic: bool = True,
+                action_masks: np.ndarray | None = None) -> np.ndarray:
+        """Actions for an observation as the env returns it (or a batch, as a vector env
+        returns it); numpy all the way, no torch. The masks learned from the env's infos
+        apply (``action_masks`` is taken for the deep agents' signature, and not needed)."""
+        states = state_index(obs, self.observation_space)
+        actions = self.policy(states.reshape(-1), deterministic) + self.action_start
         return actions[0] if states.ndim == 0 else actions.reshape(states.shape)
 
     def record_masks(self, obs: np.ndarray, infos: dict[str, Any]) -> None:
@@ -422,8 +508,15 @@ class TabularAgent(Agent):
                 f"{q:8.2f}" if allowed else f"{'-':>8}"
                 for q, allowed in zip(self.table.values[s], self.mask.values[s], strict=True)
             )
-            lines.append(f"{s + self.obs_start:5d}  {greedy[s] + self.action_start:6d}  {values}")
+            lines.append(f"{self.state_label(s):>5}  {greedy[s] + self.action_start:6d}  {values}")
         return "\n".join(lines)
+
+    def state_label(self, state: int) -> str:  # pragma: no mutate block (display text)
+        """Table row ``state`` as its observation: an id, or a tuple of components."""
+        obs = state_observation(np.array([state]), self.observation_space)
+        if isinstance(obs, tuple):
+            return str(tuple(int(x[0]) for x in obs))
+        return str(obs[0]) if obs.ndim == 1 else str(tuple(obs[0].tolist()))
 
 
 def _grid_layout(
@@ -531,7 +624,7 @@ class TD0(TabularAgent):
                 f"{other.action_space}); {self.env_id} has ({self.observation_space}, "
                 f"{self.action_space})"
             )
-        states = np.arange(self.n_states) + self.obs_start
+        states = state_observation(np.arange(self.n_states), self.observation_space)
         return np.asarray(other.predict(states, deterministic=True)) - self.action_start
 
     def modules(self) -> dict[str, Any]:
@@ -577,7 +670,7 @@ class TD0(TabularAgent):
         if self.n_states > 64:
             return None
         return "state values V(s):\n" + "\n".join(
-            f"{s + self.obs_start:5d}  {v:8.4f}" for s, v in enumerate(values)
+            f"{self.state_label(s):>5}  {v:8.4f}" for s, v in enumerate(values)
         )
 
 

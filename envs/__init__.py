@@ -18,6 +18,9 @@ Importing :mod:`rlkit.envs` registers:
 
 * ``rlkit/Keypad-v0`` and ``rlkit/Switches-v0`` (:mod:`rlkit.envs.keypad`): actions of
   several parts, MultiDiscrete and MultiBinary: type the code shown (16 steps, return up to 16).
+* ``rlkit/GoalGrid-v0`` and ``rlkit/GoalImage-v0`` (:mod:`rlkit.envs.goals`): Dict
+  observations, a goal to reach on a 5x5 grid: ``{position, goal}`` vectors, or the agent seen
+  in a small image with the goal as a vector beside it (optimum 0.85).
 
 Use them with ``gymnasium.make("rlkit/Rooms-v0")`` or ``gymnasium.make_vec(...)``.
 """
@@ -27,14 +30,16 @@ from __future__ import annotations
 import gymnasium
 
 from .chain import ChainEnv
+from .goals import GoalGridEnv, GoalImageEnv
 from .keypad import KeypadEnv
 from .memory import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv, TMazeEnv
 from .pixels import PixelGridEnv
 from .random_walk import RandomWalkEnv
 from .rooms import RoomsEnv
 
-__all__ = ["CartPoleNoVelEnv", "ChainEnv", "KeypadEnv", "PendulumNoVelEnv", "PixelGridEnv",
-           "RandomWalkEnv", "RecallEnv", "RoomsEnv", "TMazeEnv"]
+__all__ = ["CartPoleNoVelEnv", "ChainEnv", "GoalGridEnv", "GoalImageEnv", "KeypadEnv",
+           "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv", "RecallEnv", "RoomsEnv",
+           "TMazeEnv"]
 
 # Entry points are strings (not the classes) so that subprocesses, e.g. of
 # ``gymnasium.make_vec(..., vectorization_mode="async")``, import the module themselves.
@@ -49,6 +54,8 @@ _ENVS: dict[str, tuple[str, int | None]] = {
     "rlkit/PixelGrid-v0": ("rlkit.envs.pixels:PixelGridEnv", None),  # truncates itself
     "rlkit/Chain-v0": ("rlkit.envs.chain:ChainEnv", None),  # truncates itself (n + 9 steps)
     "rlkit/Keypad-v0": ("rlkit.envs.keypad:KeypadEnv", None),  # truncates itself (16 steps)
+    "rlkit/GoalGrid-v0": ("rlkit.envs.goals:GoalGridEnv", None),  # truncates itself (4 size)
+    "rlkit/GoalImage-v0": ("rlkit.envs.goals:GoalImageEnv", None),
 }
 
 _KWARGS: dict[str, dict] = {"rlkit/Switches-v0": {"binary": True}}

@@ -44,6 +44,7 @@ from rlkit.approximators.linear import LinearFeatures
 from rlkit.approximators.mlp import MLP
 from rlkit.approximators.recurrent import RecurrentTorso
 from rlkit.config import ApproximatorConfig
+from rlkit.core.observations import PackedObservations
 from rlkit.errors import ConfigError
 
 __all__ = ["ACTIVATIONS", "CNN", "MLP", "AttentionTorso", "AutoencoderTorso", "FeedForward",
@@ -65,9 +66,13 @@ TORSOS: dict[str, Callable[[gym.Space, ApproximatorConfig], nn.Module]] = {
 
 
 def build_torso(obs_space: gym.Space, config: ApproximatorConfig) -> nn.Module:
-    """The torso named by ``config.type`` for ``obs_space``."""
+    """The torso named by ``config.type`` for ``obs_space``. On a packed (Dict, Tuple, ...)
+    observation a ``cnn`` is an ``mlp`` over the multi-input encoder, whose frame entries go
+    through this config's convolutions."""
     if config.type not in TORSOS:
         raise ConfigError(
             f"unknown approximator '{config.type}'; choose from: {', '.join(sorted(TORSOS))}"
         )
+    if config.type == "cnn" and isinstance(obs_space, PackedObservations):
+        return MLP(obs_space, config)
     return TORSOS[config.type](obs_space, config)

@@ -31,6 +31,7 @@ from rlkit.approximators.base import ACTIVATIONS, FeedForward, orthogonal_init
 from rlkit.approximators.cnn import CNN
 from rlkit.approximators.mlp import MLP
 from rlkit.config import ApproximatorConfig
+from rlkit.errors import ConfigError
 
 
 class AuxiliaryLoss(NamedTuple):
@@ -114,6 +115,10 @@ class AutoencoderTorso(FeedForward):
                                                   encoder_config.activation)
         else:
             self.encoder = MLP(obs_space, encoder_config)
+            if self.encoder.multi_input is not None and self.encoder.multi_input.cnns:
+                raise ConfigError(f"an {config.type} reconstructs what its encoder reads, and "
+                                  f"frames inside {obs_space.structure} are read through a "
+                                  f"CNN; use an mlp")
             in_dim = self.encoder.in_dim
             self.decoder = dense_decoder(config.latent_dim, encoder_config.hidden_sizes, in_dim,
                                          encoder_config.activation)

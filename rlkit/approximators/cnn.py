@@ -21,6 +21,7 @@ from torch import nn
 from rlkit import fast
 from rlkit.approximators.base import ACTIVATIONS, FeedForward, orthogonal_init
 from rlkit.config import ApproximatorConfig
+from rlkit.core.observations import is_frames
 from rlkit.errors import ConfigError
 from rlkit.fast.plain_conv import plain_convolution, worth_it
 
@@ -34,22 +35,7 @@ SMALL_SIDE = 36
 """Frames smaller than this on either side (where the Nature stack would not fit) get the
 small stack."""
 
-
-FRAME_CHANNELS = (1, 3, 4)
-"""Channel counts of frames (grayscale, RGB, RGBA or 4 stacked grayscale frames)."""
-
-
-def is_frames(space: gym.Space) -> bool:
-    """Whether observations are frames that a CNN reads when no config picks a torso. SB3's
-    rule: a uint8 Box of three dimensions, bounded by 0 and 255, with 1, 3 or 4 channels first
-    or last. And MinAtar's grids: a three-dimensional bool Box (4 to 10 channels)."""
-    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 3:
-        return False
-    if space.dtype == np.bool_:
-        return True
-    return (space.dtype == np.uint8 and bool(np.all(space.low == 0))
-            and bool(np.all(space.high == 255))
-            and (space.shape[0] in FRAME_CHANNELS or space.shape[-1] in FRAME_CHANNELS))
+__all__ = ["CNN", "image_layout", "is_frames"]  # is_frames: which spaces are frames (core)
 
 
 def image_layout(

@@ -49,8 +49,21 @@ def check_action_space(space: gym.Space, algo: str, supported: tuple[type, ...])
         )
 
 
+MASKED_LOGIT = -1e8
+"""The logit of an invalid action (as sb3-contrib's MaskablePPO): probability 0 after the
+softmax, and finite, so entropies and log-softmaxes stay finite."""
+
+
+def masked(logits: torch.Tensor, action_masks: torch.Tensor | None) -> torch.Tensor:
+    """logits where ``action_masks`` (same shape, bool: valid) holds, MASKED_LOGIT elsewhere."""
+    if action_masks is None:
+        return logits
+    return logits.masked_fill(~action_masks, MASKED_LOGIT)
+
+
 class CategoricalHead(nn.Module):
-    """features -> logits -> Categorical(softmax(logits))."""
+    """features -> logits -> Categorical(softmax(logits)); invalid actions (``action_masks``)
+    get probability 0."""
 
     def __init__(self, in_dim: int, n_actions: int) -> None:
         super().__init__()
@@ -62,8 +75,9 @@ class CategoricalHead(nn.Module):
 
             self.distribution = FastCategorical
 
-    def forward(self, features: torch.Tensor) -> Distribution:
-        return self.distribution(logits=self.logits.forward(features))
+    def forward(self, features: torch.Tensor,
+                action_masks: torch.Tensor | None = None) -> Distribution:
+        return self.distribution(logits=masked(self.logits.forward(features), action_masks))
 
     @staticmethod
     def mode(dist: Distribution) -> torch.Tensor:
@@ -78,7 +92,8 @@ class GaussianHead(nn.Module):
         self.mean = orthogonal_init(nn.Linear(in_dim, action_dim), gain=0.01)
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
 
-    def forward(self, features: torch.Tensor) -> Distribution:
+    def forward(self, features: torch.Tensor,
+                action_masks: torch.Tensor | None = None) -> Distribution:
         mean = self.mean.forward(features)
         std = self.log_std.exp().expand_as(mean)
         return Independent(Normal(mean, std, validate_args=False), 1, validate_args=False)
@@ -95,7 +110,8 @@ class MultiCategoricalHead(nn.Module):
 
     The logits of component i (``nvec[i]`` of them) are padded with -inf to the widest
     component's count, a probability of 0, so one ``Categorical`` of shape (..., k, width)
-    under ``Independent`` holds them all."""
+    under ``Independent`` holds them all. ``action_masks`` are flat like the logits: component
+    0's valid actions, then component 1's, ... (sb3-contrib's layout)."""
 
     def __init__(self, in_dim: int, nvec: np.ndarray) -> None:
         super().__init__()
@@ -105,8 +121,9 @@ class MultiCategoricalHead(nn.Module):
         used = torch.arange(width)[None, :] < torch.tensor(counts)[:, None]
         self.register_buffer("used", used, persistent=False)  # (k, width): a real action
 
-    def forward(self, features: torch.Tensor) -> Distribution:
-        flat = self.logits.forward(features)
+    def forward(self, features: torch.Tensor,
+                action_masks: torch.Tensor | None = None) -> Distribution:
+        flat = masked(self.logits.forward(features), action_masks)
         shape = (*flat.shape[:-1], *self.used.shape)
         # row-major fill: component 0's logits, then component 1's, ... (the flat layout)
         padded = flat.new_full(shape, float("-inf")).masked_scatter(self.used.expand(shape), flat)
@@ -126,7 +143,8 @@ class BernoulliHead(nn.Module):
         super().__init__()
         self.logits = orthogonal_init(nn.Linear(in_dim, n_bits), gain=0.01)
 
-    def forward(self, features: torch.Tensor) -> Distribution:
+    def forward(self, features: torch.Tensor,
+                action_masks: torch.Tensor | None = None) -> Distribution:
         return Independent(Bernoulli(logits=self.logits.forward(features), validate_args=False),
                            1, validate_args=False)
 
@@ -189,10 +207,11 @@ class ActorCritic(nn.Module):
         return cls(obs_space, action_space, config.approximator,
                    share_torso=config.share_torso, log_std_init=config.log_std_init)
 
-    def forward(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+    def forward(self, obs: torch.Tensor, action_masks: torch.Tensor | None = None
+                ) -> tuple[Distribution, torch.Tensor]:
         features = self.actor_torso(obs)
         critic_features = features if self.share_torso else self.critic_torso(obs)
-        return self.policy(features), self.value(critic_features)
+        return self.policy(features, action_masks), self.value(critic_features)
 
     def actor_parameters(self) -> list[nn.Parameter]:
         """Parameters of pi (its torso and head); with a shared torso, that torso too."""
@@ -211,34 +230,39 @@ class ActorCritic(nn.Module):
         None for torsos without one."""
         return auxiliary_loss([self.actor_torso, self.critic_torso])
 
-    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """a ~ pi(.|s); returns (actions, log pi(a|s)) without touching the critic."""
-        dist = self.policy(self.actor_torso(obs))
+    def sample(self, obs: torch.Tensor, action_masks: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """a ~ pi(.|s); returns (actions, log pi(a|s)) without touching the critic.
+        ``action_masks`` (bool, one per logit) give invalid actions probability 0, here and
+        in every method below that takes them."""
+        dist = self.policy(self.actor_torso(obs), action_masks)
         actions = dist.sample()
         return actions, dist.log_prob(actions)
 
-    def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def act(self, obs: torch.Tensor, action_masks: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample a ~ pi(.|s); returns (actions, V(s), log pi(a|s))."""
-        dist, values = self(obs)
+        dist, values = self(obs, action_masks)
         actions = dist.sample()
         return actions, values, dist.log_prob(actions)
 
     def evaluate_actions(
-        self, obs: torch.Tensor, actions: torch.Tensor
+        self, obs: torch.Tensor, actions: torch.Tensor, action_masks: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(log pi(a|s), entropy of pi(.|s), V(s)) for stored actions."""
-        dist, values = self(obs)
+        dist, values = self(obs, action_masks)
         return dist.log_prob(actions), dist.entropy(), values
 
-    def deterministic_action(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.policy.mode(self.policy(self.actor_torso(obs)))
+    def deterministic_action(self, obs: torch.Tensor,
+                             action_masks: torch.Tensor | None = None) -> torch.Tensor:
+        return self.policy.mode(self.policy(self.actor_torso(obs), action_masks))
 
     def evaluate(self, batch: RolloutBatch | SequenceBatch) -> tuple[torch.Tensor, ...]:
         """(log pi(a|s), entropy, V(s)) for every sample of a minibatch, in its order; a
         memory torso replays its envs' sequences from the stored state."""
         if isinstance(batch, SequenceBatch):
             return self.evaluate_sequences(batch)
-        return self.evaluate_actions(batch.obs, batch.actions)
+        return self.evaluate_actions(batch.obs, batch.actions, batch.action_masks)
 
     # --- with memory: the state of the torso(s) is (*actor state, *critic state) ------------
     def initial_state(self, n_envs: int) -> State:
@@ -249,13 +273,14 @@ class ActorCritic(nn.Module):
         return state[: self._n_actor_state], state[self._n_actor_state :]
 
     def step(
-        self, obs: torch.Tensor, state: State, starts: torch.Tensor, deterministic: bool = False
+        self, obs: torch.Tensor, state: State, starts: torch.Tensor, deterministic: bool = False,
+        action_masks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, State]:
         """One action per env from obs (B, ...): (actions, log pi(a|s), state after the step).
         Only pi's state advances; V's advances in :meth:`rollout_values`."""
         actor_state, critic_state = self._split(state)
         features, actor_state = self.actor_torso.unroll(obs[None], actor_state, starts[None])
-        dist = self.policy(features[0])
+        dist = self.policy(features[0], action_masks)
         actions = self.policy.mode(dist) if deterministic else dist.sample()
         return actions, dist.log_prob(actions), (*actor_state, *critic_state)
 
@@ -278,11 +303,12 @@ class ActorCritic(nn.Module):
     def evaluate_sequences(self, batch: SequenceBatch) -> tuple[torch.Tensor, ...]:
         """Replay whole-env sequences from the stored state (truncated BPTT over the rollout)
         and return the outputs of the valid steps, flattened in (step, env) order."""
-        return self.replay(batch.obs, batch.actions, batch.starts, batch.mask, batch.memory)
+        return self.replay(batch.obs, batch.actions, batch.starts, batch.mask, batch.memory,
+                           batch.action_masks)
 
     def replay(
         self, obs: torch.Tensor, actions: torch.Tensor, starts: torch.Tensor,
-        mask: torch.Tensor, state: State,
+        mask: torch.Tensor, state: State, action_masks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(log pi(a|s), entropy, V(s)) of the steps in ``mask`` (T, B), flattened in (step,
         env) order, from unrolling obs (T, B, ...) with episode ``starts`` from ``state``."""
@@ -292,7 +318,7 @@ class ActorCritic(nn.Module):
             features if self.share_torso
             else self.critic_torso.unroll(obs, critic_state, starts)[0]
         )  # fmt: skip
-        dist = self.policy(features[mask])
+        dist = self.policy(features[mask], None if action_masks is None else action_masks[mask])
         return dist.log_prob(actions[mask]), dist.entropy(), self.value(critic_features[mask])
 
 
@@ -395,21 +421,21 @@ class QNetwork(nn.Module):
                 layer.reset_parameters()
 
     def plain_layers(self) -> list[nn.Module] | None:
-        """The network as one row of layers (torso, then head) where it is a plain MLP (no
-        one-hot inputs) under a linear Q head, for ``rlkit.fast``'s written-out gradient;
-        None for any other network."""
-        if not isinstance(self.torso, MLP) or self.torso.one_hot:
+        """The network as one row of layers (torso, then head) where it is a plain MLP reading
+        the observation rows as they are (no one-hot or packed inputs) under a linear Q head,
+        for ``rlkit.fast``'s written-out gradient; None for any other network."""
+        if not isinstance(self.torso, MLP) or not self.torso.reads_rows:
             return None
         if not isinstance(self.head, QHead):
             return None
         return [*self.torso.layers, self.head.q]
 
     def numpy_q_function(self) -> NumpyFunction | None:
-        """Q(s, .) as numpy code (``rlkit.fast.numpy_forward``) for an MLP torso (no one-hot
-        inputs) under a linear, dueling or Bayesian head (the latter acts on its posterior
-        mean); None for any other network or layer."""
+        """Q(s, .) as numpy code (``rlkit.fast.numpy_forward``) for an MLP torso reading the
+        observation rows as they are under a linear, dueling or Bayesian head (the latter acts
+        on its posterior mean); None for any other network or layer."""
         torso, head = self.torso, self.head
-        if not isinstance(torso, MLP) or torso.one_hot:
+        if not isinstance(torso, MLP) or not torso.reads_rows:
             return None
         if isinstance(head, DuelingQHead):
             return numpy_q_function(torso.layers, value=head.value, advantage=head.advantage)

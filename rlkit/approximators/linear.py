@@ -23,7 +23,9 @@ import torch
 from torch import nn
 
 from rlkit.approximators.base import FeedForward, flat_obs_dim
+from rlkit.approximators.multi_input import MultiInput
 from rlkit.config import ApproximatorConfig
+from rlkit.core.observations import PackedObservations
 from rlkit.errors import ConfigError
 
 MAX_FEATURES = 100_000
@@ -36,13 +38,19 @@ class LinearFeatures(FeedForward):
         super().__init__()
         self.kind = config.features
         self.one_hot = int(obs_space.n) if isinstance(obs_space, gym.spaces.Discrete) else 0
-        dim = flat_obs_dim(obs_space)
+        self.multi_input = None
+        if isinstance(obs_space, PackedObservations):
+            self.multi_input = MultiInput(obs_space, config)
+            if self.multi_input.cnns:  # a CNN has weights; phi(s) here has none
+                raise ConfigError("linear features cannot read frames; use an mlp for "
+                                  f"{obs_space.structure}")
+        dim = self.multi_input.out_dim if self.multi_input is not None else flat_obs_dim(obs_space)
         if self.kind == "raw":
             self.out_dim = dim
             return
-        if self.one_hot:
+        if self.one_hot or self.multi_input is not None:
             raise ConfigError(f"'{self.kind}' features need a Box observation space; "
-                              f"use features: raw for Discrete observations")
+                              f"use features: raw for {obs_space}")
         if self.kind == "poly":
             # one row of exponents per monomial of degree 1..d
             terms = [combo for degree in range(1, config.degree + 1)
@@ -73,6 +81,8 @@ class LinearFeatures(FeedForward):
         self.out_dim = len(exponents)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.multi_input is not None:  # raw features of a packed observation
+            return self.multi_input(obs)
         if self.one_hot:
             return nn.functional.one_hot(obs.long(), self.one_hot).float()
         s = obs.flatten(1).float()

@@ -83,9 +83,12 @@ class RolloutBatch:
     values: torch.Tensor
     advantages: torch.Tensor
     returns: torch.Tensor
+    action_masks: torch.Tensor | None = None
+    """the valid actions where the env gave a mask (bool, one per logit); None: all"""
 
     def __getitem__(self, index: torch.Tensor) -> RolloutBatch:
-        return RolloutBatch(*(getattr(self, f.name)[index] for f in fields(self)))
+        return RolloutBatch(*(None if (x := getattr(self, f.name)) is None else x[index]
+                              for f in fields(self)))
 
     def __len__(self) -> int:
         return len(self.returns)
@@ -111,6 +114,8 @@ class SequenceBatch:
     values: torch.Tensor
     advantages: torch.Tensor
     returns: torch.Tensor
+    action_masks: torch.Tensor | None = None
+    """time-major like ``obs``; None: every action valid"""
 
     def envs(self, index: torch.Tensor) -> SequenceBatch:
         """The sequences of the envs in ``index``."""
@@ -123,6 +128,7 @@ class SequenceBatch:
             self.obs[:, index], self.actions[:, index], self.starts[:, index], mask,
             tuple(m[:, index] for m in self.memory), self.log_probs[rows], self.values[rows],
             self.advantages[rows], self.returns[rows],
+            None if self.action_masks is None else self.action_masks[:, index],
         )  # fmt: skip
 
     def __len__(self) -> int:
@@ -133,7 +139,9 @@ class RolloutBuffer:
     """On-policy storage: arrays shaped ``(n_steps, n_envs, ...)``, filled one step at a time.
 
     ``extras`` reserves more per-step arrays by name, e.g. ``{"hidden": ((2, 64), np.float32)}``
-    for recurrent policies' hidden states.
+    for recurrent policies' hidden states. ``action_masks`` (the valid actions of each step,
+    bool) is allocated at the first step that brings masks, and stays None for envs that give
+    none.
     """
 
     def __init__(
@@ -162,6 +170,7 @@ class RolloutBuffer:
         self.extras = {
             name: np.zeros((*shape, *s), dtype=dt) for name, (s, dt) in (extras or {}).items()
         }
+        self.action_masks: np.ndarray | None = None
         # a memory torso's state before the first stored step; () without memory
         self.memory: tuple[torch.Tensor, ...] = ()
         self.pos = 0
@@ -177,9 +186,15 @@ class RolloutBuffer:
         values: np.ndarray,
         log_probs: np.ndarray,
         episode_starts: np.ndarray | None = None,
+        action_masks: np.ndarray | None = None,
         **extras: np.ndarray,
     ) -> None:
         t = self.pos
+        if action_masks is not None:
+            if self.action_masks is None:
+                self.action_masks = np.ones((self.n_steps, self.n_envs,
+                                             action_masks.shape[-1]), dtype=bool)
+            self.action_masks[t] = action_masks
         if episode_starts is not None:
             self.episode_starts[t] = episode_starts
         self.obs[t] = obs
@@ -238,6 +253,7 @@ class RolloutBuffer:
             values=flat(self.values),
             advantages=flat(self.advantages),
             returns=flat(self.returns),
+            action_masks=None if self.action_masks is None else flat(self.action_masks),
         )
 
     def sequences(self, device: torch.device | str = "cpu") -> SequenceBatch:
@@ -251,6 +267,7 @@ class RolloutBuffer:
             tensor(self.obs), tensor(self.actions), tensor(self.episode_starts), mask,
             tuple(m.to(device) for m in self.memory), tensor(self.log_probs)[mask],
             tensor(self.values)[mask], tensor(self.advantages)[mask], tensor(self.returns)[mask],
+            None if self.action_masks is None else tensor(self.action_masks),
         )  # fmt: skip
 
 
@@ -305,6 +322,8 @@ class EpisodeBatch:
     episode_starts: np.ndarray
     mask: np.ndarray
     n_episodes: int
+    action_masks: np.ndarray | None = None
+    """the valid actions of each step, where the env gives masks"""
 
 
 class EpisodeBuffer:
@@ -314,7 +333,8 @@ class EpisodeBuffer:
     ``start[j]`` is its first step not handed out yet. An episode is complete once its last
     step (terminated or truncated) AND the row after it are stored: with next-step autoreset
     that row's observation is the episode's true final observation. :meth:`take_complete`
-    hands out every complete episode and keeps the running ones for later.
+    hands out every complete episode and keeps the running ones for later. The steps' action
+    masks join ``fields`` once a rollout brings them.
     """
 
     FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "episode_starts", "valid")
@@ -338,10 +358,19 @@ class EpisodeBuffer:
             "episode_starts": ((), bool),  # what a memory torso needs to replay the episodes
             "valid": ((), bool),
         }
+        self.fields: tuple[str, ...] = self.FIELDS
+        self.action_masks: np.ndarray | None = None
         self.capacity = 0
         self.size = 0
         self.start = np.zeros(n_envs, dtype=np.int64)
         self._reserve(capacity)
+
+    def _keep_masks(self, size: int) -> None:
+        """Store ``size`` action-mask flags per step from now on."""
+        if self.action_masks is None:
+            self._specs["action_masks"] = ((size,), bool)
+            self.action_masks = np.ones((self.capacity, self.n_envs, size), dtype=bool)
+            self.fields = (*self.FIELDS, "action_masks")
 
     def _reserve(self, rows: int) -> None:
         """Make room for ``rows`` more steps (doubling, so appends stay amortized O(1))."""
@@ -358,9 +387,12 @@ class EpisodeBuffer:
     def extend(self, rollout: RolloutBuffer) -> None:
         """Append the ``rollout.pos`` steps a :class:`RolloutBuffer` holds."""
         n = rollout.pos
+        if rollout.action_masks is not None:
+            self._keep_masks(rollout.action_masks.shape[-1])
         self._reserve(n)
-        for name in self.FIELDS:
-            getattr(self, name)[self.size : self.size + n] = getattr(rollout, name)[:n]
+        for name in self.fields:
+            source = getattr(rollout, name)
+            getattr(self, name)[self.size : self.size + n] = True if source is None else source[:n]
         self.size += n
 
     def _ends(self) -> np.ndarray:
@@ -392,6 +424,7 @@ class EpisodeBuffer:
             episode_starts=self.episode_starts[lo:hi].copy(),
             mask=mask,
             n_episodes=int(ends.sum()),
+            action_masks=None if self.action_masks is None else self.action_masks[lo:hi].copy(),
         )
         self.start = last + 1
         self._drop_front(int(self.start.min()))
@@ -399,7 +432,7 @@ class EpisodeBuffer:
 
     def _drop_front(self, k: int) -> None:
         if k > 0:
-            for name in self.FIELDS:
+            for name in self.fields:
                 array = getattr(self, name)
                 array[: self.size - k] = array[k : self.size].copy()
             self.size -= k
@@ -411,15 +444,17 @@ class EpisodeBuffer:
         self.start[:] = 0
 
     def state_dict(self) -> dict:
-        state = {name: getattr(self, name)[: self.size].copy() for name in self.FIELDS}
+        state = {name: getattr(self, name)[: self.size].copy() for name in self.fields}
         state["start"] = self.start.copy()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         self.size = 0
         n = len(state["rewards"])
+        if "action_masks" in state:
+            self._keep_masks(np.shape(state["action_masks"])[-1])
         self._reserve(n)
-        for name in self.FIELDS:
+        for name in self.fields:
             if name in state:  # checkpoints before memory torsos have no episode_starts
                 getattr(self, name)[:n] = np.asarray(state[name])
         self.size = n

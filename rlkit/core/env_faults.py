@@ -31,8 +31,13 @@ class NonFiniteEnvValue(Exception):
 
 
 def check_env_values(obs: Any, rewards: np.ndarray) -> None:
-    """Raise NonFiniteEnvValue for a NaN or inf in float observations or the rewards."""
+    """Raise NonFiniteEnvValue for a NaN or inf in float observations (every entry of a Dict or
+    Tuple observation) or the rewards."""
     if not CHECK_FINITE:
+        return
+    if isinstance(obs, dict | tuple):
+        for entry in obs.values() if isinstance(obs, dict) else obs:
+            check_env_values(entry, rewards)
         return
     if not np.isfinite(rewards).all():
         index = int(np.flatnonzero(~np.isfinite(rewards))[0])

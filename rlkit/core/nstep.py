@@ -38,6 +38,8 @@ class NStepTransitions:
     terminated: np.ndarray
     discounts: np.ndarray
     """gamma^m, the discount of the bootstrap value"""
+    next_action_masks: np.ndarray | None = None
+    """the valid actions at next_obs, where the env gives masks"""
 
 
 class NStepAccumulator:
@@ -79,8 +81,11 @@ class NStepAccumulator:
         terminated: np.ndarray,
         truncated: np.ndarray,
         valid: np.ndarray,
+        next_action_masks: np.ndarray | None = None,
     ) -> NStepTransitions | None:
-        """Record one vector step; returns the transitions it completes (None if none)."""
+        """Record one vector step; returns the transitions it completes (None if none).
+        ``next_action_masks`` (the valid actions at ``next_obs``) go with the transitions that
+        bootstrap from there."""
         n = self.n
         slot = self.t % n
         self.t += 1
@@ -110,6 +115,7 @@ class NStepAccumulator:
             next_obs=next_obs[envs],
             terminated=terminated[envs],
             discounts=self._powers[age[slots] + 1].astype(np.float32),
+            next_action_masks=None if next_action_masks is None else next_action_masks[envs],
         )
 
     def clear(self) -> None:

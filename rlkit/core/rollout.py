@@ -15,6 +15,7 @@ from rlkit.core import env_faults, env_state
 from rlkit.core.buffers import RolloutBuffer
 from rlkit.core.modes import eval_mode
 from rlkit.core.normalize import ObsNormalizer, RewardScaler
+from rlkit.core.observations import PackedObservations
 
 
 @dataclass
@@ -35,6 +36,10 @@ class EnvRunner:
     autoreset that env's current step only resets it. ``infos`` is the vector env's info dict
     of the last reset or step (e.g. ``infos["action_mask"]`` for ``obs``); it is not saved in
     checkpoints and is empty after a restore.
+
+    ``pack`` turns the env's structured observations into rows
+    (:meth:`~rlkit.core.observations.PackedObservations.pack`): ``obs`` and ``next_obs`` are
+    then those rows, and the rest of the core sees arrays only.
     """
 
     def __init__(
@@ -44,14 +49,17 @@ class EnvRunner:
         obs_normalizer: ObsNormalizer | None = None,
         reward_scaler: RewardScaler | None = None,
         clip_reward: bool = False,
+        pack: Callable[[Any], np.ndarray] | None = None,
     ) -> None:
         self.env = env
+        self.pack = pack
         self.clip_reward = clip_reward
         self.n_envs = env.num_envs
         self.steps_taken = 0  # env steps stepped by this runner (not saved: a count for reports)
         self.obs_normalizer = obs_normalizer
         self.reward_scaler = reward_scaler
-        self.obs, self.infos = env.reset(seed=seed)
+        obs, self.infos = env.reset(seed=seed)
+        self.obs = pack(obs) if pack is not None else obs
         if obs_normalizer is not None:
             obs_normalizer.update(self.obs)
         self.autoreset = np.zeros(self.n_envs, dtype=bool)
@@ -75,6 +83,8 @@ class EnvRunner:
         except Exception as exc:  # the env's own bug: the loop reports it with the step
             raise env_faults.EnvStepFailure(exc) from exc
         env_faults.check_env_values(next_obs, rewards)
+        if self.pack is not None:
+            next_obs = self.pack(next_obs)
         ends = terminated | truncated
         self.episode_return += rewards * valid  # an autoreset step is no part of any episode
         self.episode_length += valid
@@ -98,6 +108,13 @@ class EnvRunner:
         self.obs = next_obs
         self.infos = infos
         return Step(next_obs, rewards, terminated, truncated, valid)
+
+    def action_masks(self) -> np.ndarray | None:
+        """The valid actions of ``obs`` from ``infos["action_mask"]`` (n_envs, n) bool, as
+        sb3-contrib's MaskablePPO reads them (MultiDiscrete: the components' masks side by
+        side); None when no env gives one. An env without one this step, or whose mask allows
+        nothing (a state no action leaves), allows every action."""
+        return action_masks_of(self.infos, self.n_envs)
 
     def pop_finished(self) -> list[tuple[float, int]]:
         finished, self.finished = self.finished, []
@@ -136,10 +153,27 @@ class EnvRunner:
         return True
 
 
+def action_masks_of(infos: dict[str, Any], n_envs: int) -> np.ndarray | None:
+    """See :meth:`EnvRunner.action_masks` (a vector env's ``infos``)."""
+    masks = infos.get("action_mask")
+    if masks is None:
+        return None
+    masks = np.asarray(masks).astype(bool).reshape(n_envs, -1)
+    present = np.asarray(infos.get("_action_mask", np.ones(n_envs, dtype=bool)), dtype=bool)
+    return masks | ~(present & masks.any(axis=1))[:, None]
+
+
+def _tensor(masks: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    return None if masks is None else torch.as_tensor(masks, device=device)
+
+
 def stored_obs_dtype(observation_space: gym.Space, normalized: bool = False) -> np.dtype:
     """The dtype a buffer keeps observations in: integer ids for Discrete; frames stay uint8
     or bool (a quarter of float32's bytes or less; the torso scales them) unless normalized;
-    anything else float32."""
+    anything else float32. Packed rows stay bytes (normalized ones too: the normalizer writes
+    its float32 values into them)."""
+    if isinstance(observation_space, PackedObservations):
+        return np.dtype(np.uint8)
     if not observation_space.shape:
         return np.dtype(np.int64)
     if not normalized and observation_space.dtype in (np.uint8, np.bool_):
@@ -212,11 +246,12 @@ def collect_rollout(
     with torch.inference_mode(), eval_mode(policy):
         for _ in range(buffer.n_steps):
             obs = preprocess(runner.obs)
+            masks = runner.action_masks()
             if shared:
-                actions, values, log_probs = policy.act(obs)
+                actions, values, log_probs = policy.act(obs, _tensor(masks, obs.device))
                 values = values.cpu().numpy()
             else:
-                (actions, log_probs), values = policy.sample(obs), 0.0
+                (actions, log_probs), values = policy.sample(obs, _tensor(masks, obs.device)), 0.0
             actions = actions.cpu().numpy()
             step = runner.step(to_env_actions(actions, action_space))
             buffer.add(
@@ -228,6 +263,7 @@ def collect_rollout(
                 step.valid,
                 values,
                 log_probs.cpu().numpy(),
+                action_masks=masks,
             )
         last_obs = preprocess(runner.obs)
         if shared:
@@ -266,13 +302,15 @@ def collect_with_memory(
     with torch.inference_mode(), eval_mode(policy):
         for _ in range(buffer.n_steps):
             obs = preprocess(runner.obs)
-            starts = runner.episode_start
+            starts, masks = runner.episode_start, runner.action_masks()
             actions, log_probs, state = policy.step(
-                obs, state, torch.as_tensor(starts, device=device))
+                obs, state, torch.as_tensor(starts, device=device),
+                action_masks=_tensor(masks, device))
             actions = actions.cpu().numpy()
             step = runner.step(to_env_actions(actions, action_space))
             buffer.add(obs.cpu().numpy(), actions, step.rewards, step.terminated, step.truncated,
-                       step.valid, 0.0, log_probs.cpu().numpy(), episode_starts=starts)
+                       step.valid, 0.0, log_probs.cpu().numpy(), episode_starts=starts,
+                       action_masks=masks)
         sequence = buffer.sequences(device)
         values, valued = policy.rollout_values(sequence.obs, buffer.memory, sequence.starts)
         state = policy.merge_state(state, valued)

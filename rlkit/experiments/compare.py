@@ -83,8 +83,9 @@ def plan(algo: str, env_ids: list[str], seeds: list[int], total_timesteps: int |
         raise RlkitError(f"SB3 has no counterpart of rlkit's '{algo}' (SB3 side: ppo, a2c, "
                          f"dqn); nothing to compare against (--only rlkit runs rlkit's side "
                          f"alone)")
-    for env_id in env_ids:  # a bad env or config, or a torso SB3 lacks: the error now
-        sb3_model(algo, make(algo, env_id, seed=seeds[0], **overrides).config)
+    for env_id in env_ids:  # a bad env or config, or a torso or space SB3 lacks: the error now
+        agent = make(algo, env_id, seed=seeds[0], **overrides)
+        sb3_model(algo, agent.config, agent.observation_space)
     return [RunSpec(library, algo, env_id, seed, total_timesteps, overrides)
             for env_id in env_ids for seed in seeds for library in LIBRARIES]
 
@@ -126,7 +127,6 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
     from rlkit.training.metrics import RunLogger
 
     kwargs, _ = sb3_kwargs(spec.algo, config)
-    model_class, policy = sb3_model(spec.algo, config)
     # rlkit's reward clipping and normalization, done the SB3 way: a sign wrapper (outside
     # SB3's Monitor, which so reports the game's own returns), VecNormalize
     clip = (lambda env: gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))) \
@@ -134,6 +134,7 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
     # rlkit's make_env: the same env as rlkit's side, Atari's preprocessing included
     env = make_vec_env(partial(make_env, spec.env_id, config.env_kwargs), n_envs=config.n_envs,
                        seed=spec.seed, wrapper_class=clip)
+    model_class, policy = sb3_model(spec.algo, config, env.observation_space)
     normalizer = None
     if config.normalize_obs or config.normalize_reward:
         env = normalizer = VecNormalize(env, norm_obs=config.normalize_obs,
@@ -383,18 +384,18 @@ def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                   if "sb3" in walls else "rlkit's side alone (--only rlkit).", ""]
 
     for env_id in env_ids if "sb3" in libraries else []:
-        lines += _hyperparameters(algo, env_id, make(algo, env_id, seed=seeds[0],
-                                                           **overrides).config)
+        agent = make(algo, env_id, seed=seeds[0], **overrides)
+        lines += _hyperparameters(algo, env_id, agent.config, agent.observation_space)
     (out_dir / "report.md").write_text("\n".join(lines))
     _plot(algo, env_ids, seeds, out_dir, libraries)
 
 
-def _hyperparameters(algo: str, env_id: str, config: Any) -> list[str]:
+def _hyperparameters(algo: str, env_id: str, config: Any, observation_space: Any) -> list[str]:
     """The mapping table for one env's config, and the keys SB3 runs without."""
     from rlkit.experiments.sb3 import applicable_rows, sb3_kwargs, sb3_model
 
     kwargs, unmapped = sb3_kwargs(algo, config)
-    model_class, policy = sb3_model(algo, config)
+    model_class, policy = sb3_model(algo, config, observation_space)
     lines = [f"## Hyperparameters ({env_id})", "",
              "rlkit's config key by key, as SB3 receives it (the table in "
              "`rlkit/experiments/sb3.py`; "

@@ -54,6 +54,7 @@ class TorsoExtractor(BaseFeaturesExtractor):
 RUN_KEYS = frozenset({
     "seed", "total_timesteps", "n_envs", "vectorization", "env_kwargs", "eval_freq",
     "eval_episodes", "log_freq", "checkpoint_freq", "device", "torch_threads", "fast_paths",
+    "frame_sharing",  # how DQN's replay stores frames, not what it samples
 })
 """How a run is set up rather than what the agent learns with: a comparison gives both sides the
 same seeds, envs, budget, evaluation and device."""
@@ -180,16 +181,20 @@ TABLES: dict[str, list[Row]] = {
 """rlkit key -> SB3 keyword, per algorithm (PPO, A2C, DQN)."""
 
 
-def sb3_model(algo: str, cfg: Any) -> tuple[type, str]:
-    """SB3's model class and policy name for ``algo`` with ``cfg``'s torso: MlpPolicy,
-    CnnPolicy, or sb3-contrib's RecurrentPPO for a memory torso. A one-line error where neither
-    library has the counterpart."""
+def sb3_model(
+    algo: str, cfg: Any, observation_space: gym.Space | None = None
+) -> tuple[type, str]:
+    """SB3's model class and policy name for ``algo`` with ``cfg``'s torso on
+    ``observation_space``: MlpPolicy, CnnPolicy, MultiInputPolicy for a Dict observation, or
+    sb3-contrib's RecurrentPPO for a memory torso. A one-line error where neither library has
+    the counterpart."""
     import stable_baselines3
 
     if algo not in TABLES:
         raise RlkitError(f"SB3 has no counterpart of rlkit's '{algo}' (SB3 side: "
                          f"{', '.join(TABLES)}); nothing to compare against")
     kind = cfg.approximator.type
+    multi_input = _check_structured(observation_space, kind)
     if kind in MEMORY:
         if algo != "ppo":
             raise RlkitError(f"rlkit's {algo} has a memory torso ('{kind}'), and neither SB3 "
@@ -199,8 +204,45 @@ def sb3_model(algo: str, cfg: Any) -> tuple[type, str]:
 
         encoder = cfg.approximator.encoder
         cnn = encoder is not None and encoder.type in CNN
+        if multi_input:
+            return RecurrentPPO, "MultiInputLstmPolicy"
         return RecurrentPPO, "CnnLstmPolicy" if cnn else "MlpLstmPolicy"
-    return getattr(stable_baselines3, algo.upper()), "CnnPolicy" if kind in CNN else "MlpPolicy"
+    model = getattr(stable_baselines3, algo.upper())
+    if multi_input:
+        return model, "MultiInputPolicy"
+    return model, "CnnPolicy" if kind in CNN else "MlpPolicy"
+
+
+SB3_NATURE_SIDE = 36
+"""The smallest frame side SB3's NatureCNN (8x8 stride 4, 4x4 stride 2, 3x3) takes."""
+
+
+def _check_structured(space: gym.Space | None, kind: str) -> bool:
+    """Whether SB3 needs its MultiInputPolicy (a Dict observation); a one-line error for what
+    SB3 cannot take: Tuple or nested Dict observations, frames inside a Dict too small for its
+    NatureCNN, a Dict under a cnn torso (SB3's CombinedExtractor is the encoder there)."""
+    if isinstance(space, gym.spaces.Tuple):
+        raise RlkitError(f"SB3 takes no Tuple observations ({space}); nothing to compare "
+                         f"against (a Dict observation maps to its MultiInputPolicy)")
+    if not isinstance(space, gym.spaces.Dict):
+        return False
+    from rlkit.approximators.cnn import image_layout
+    from rlkit.core.observations import PackedObservations
+
+    if kind in CNN:
+        raise RlkitError("on a Dict observation SB3's MultiInputPolicy is the counterpart of "
+                         "rlkit's mlp (its CombinedExtractor puts image entries through a "
+                         "CNN); compare with approximator.type mlp")
+    for entry in PackedObservations(space).entries:
+        if len(entry.path) > 1:
+            raise RlkitError(f"SB3's MultiInputPolicy takes a flat Dict; entry "
+                             f"'{entry.name}' of {space} is nested")
+        if entry.kind == "frames" and min(image_layout(entry.space)[1:3]) < SB3_NATURE_SIDE:
+            raise RlkitError(f"SB3's MultiInputPolicy puts image entry '{entry.name}' "
+                             f"{entry.shape} through its NatureCNN, which needs "
+                             f"{SB3_NATURE_SIDE} pixels or more a side; nothing to compare "
+                             f"against")
+    return True
 
 
 def _optimizer_class(name: str) -> type:

@@ -5,7 +5,8 @@ An agent file defines a config dataclass and a subclass of :class:`Agent` with:
 * ``setup()``   build networks, optimizers and buffers (spaces and config are known);
 * ``collect()`` gather experience from ``self.runner`` (advances ``global_step``);
 * ``update()``  one learning step on what was collected; returns scalar metrics;
-* ``act(obs, deterministic)`` actions for a batch of preprocessed observations;
+* ``act(obs, deterministic, action_masks)`` actions for a batch of preprocessed observations
+  (only valid ones where ``action_masks``, bool per action, is given);
 * ``modules()`` the ``nn.Module``/optimizer objects to checkpoint, by name.
 
 Training, evaluation, checkpoints, normalization, logging and the CLI live here and in
@@ -14,6 +15,7 @@ Training, evaluation, checkpoints, normalization, logging and the CLI live here 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +30,8 @@ from rlkit.approximators.heads import check_action_space
 from rlkit.config import TrainConfig, to_dict
 from rlkit.core.aligned import to_tensor
 from rlkit.core.modes import eval_mode
-from rlkit.core.normalize import ObsNormalizer, RewardScaler
+from rlkit.core.normalize import RewardScaler, make_obs_normalizer
+from rlkit.core.observations import PackedObservations, network_observation_space
 from rlkit.core.rollout import EnvRunner, collect_rollout, to_env_actions
 from rlkit.errors import ConfigError
 from rlkit.training import checkpoint as ckpt
@@ -56,12 +59,22 @@ class Agent:
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete, gym.spaces.Box)
     auxiliary_losses: ClassVar[bool] = False
     """whether update() adds a torso's auxiliary loss (autoencoder, vae) to the agent's loss"""
+    packs_observations: ClassVar[bool] = False
+    """whether a Dict, Tuple, MultiDiscrete or MultiBinary observation reaches the agent packed
+    into a row of bytes (:mod:`rlkit.core.observations`), as the networks' multi-input encoder
+    reads it; ``input_space`` is then the packed space"""
 
     def __init__(self, env_id: str, config: TrainConfig) -> None:
         self.env_id = env_id
         self.config = config
         self.device = resolve_device(config.device)
         self.observation_space, self.action_space = single_spaces(env_id, config.env_kwargs)
+        # the rows the core stores and the networks read (the env's observations, or packed)
+        self.input_space = (network_observation_space(self.observation_space)
+                            if self.packs_observations else self.observation_space)
+        if getattr(self.input_space, "ignored", ()):
+            warnings.warn(f"{self.name} reads no text: observation entries "
+                          f"{', '.join(self.input_space.ignored)} are left out", stacklevel=2)
         check_action_space(self.action_space, self.name, self.action_spaces)
         approximator = getattr(config, "approximator", None)
         if approximator is not None and approximator.type in ("autoencoder", "vae") \
@@ -79,7 +92,7 @@ class Agent:
         self._random_state = ckpt.global_random_state()
         ckpt.set_global_random_state(caller)
         self.obs_normalizer = (
-            ObsNormalizer(self.observation_space.shape, clip=config.clip_obs)
+            make_obs_normalizer(self.input_space, clip=config.clip_obs)
             if config.normalize_obs
             else None
         )
@@ -105,7 +118,8 @@ class Agent:
     def update(self) -> dict[str, float]:
         raise NotImplementedError
 
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, deterministic: bool = False,
+            action_masks: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
 
     def modules(self) -> dict[str, Any]:
@@ -180,7 +194,13 @@ class Agent:
         if cfg.normalize_reward and self.reward_scaler is None:
             self.reward_scaler = RewardScaler(cfg.n_envs, cfg.gamma)
         return EnvRunner(env, cfg.seed, self.obs_normalizer, self.reward_scaler,
-                         cfg.clip_reward)
+                         cfg.clip_reward, pack=self.packer)
+
+    @property
+    def packer(self) -> Any:
+        """The env's observations -> rows, where they arrive packed (else None)."""
+        space = self.input_space
+        return space.pack if isinstance(space, PackedObservations) else None
 
     def learn(
         self,
@@ -197,7 +217,8 @@ class Agent:
     """whether the agent's torso carries a state from step to step (see ``predict``)"""
 
     def act_with_memory(
-        self, obs: torch.Tensor, state: tuple, starts: torch.Tensor, deterministic: bool
+        self, obs: torch.Tensor, state: tuple, starts: torch.Tensor, deterministic: bool,
+        action_masks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple]:
         raise NotImplementedError
 
@@ -210,16 +231,22 @@ class Agent:
         deterministic: bool = True,
         state: tuple | None = None,
         episode_start: np.ndarray | None = None,
+        action_masks: np.ndarray | None = None,
     ) -> np.ndarray | tuple[np.ndarray, tuple]:
         """Actions for a raw observation (or a batch of them), as the env accepts them.
 
         With a memory torso it returns ``(actions, state)``: pass the state back with the next
         observation, and ``episode_start`` (one flag per observation) where an episode begins;
-        ``state=None`` starts every episode afresh.
+        ``state=None`` starts every episode afresh. A Dict or Tuple observation is the env's
+        own (a dict of arrays; a batch has a leading axis in each entry). ``action_masks``
+        (bool, one per action; MultiDiscrete: the components' side by side, as the env's
+        ``info["action_mask"]``) restricts the actions to the valid ones.
         """
-        obs = np.asarray(obs)
-        single = obs.shape == self.observation_space.shape
+        obs = self.packer(obs) if self.packer is not None else np.asarray(obs)
+        single = obs.shape == self.input_space.shape
         batch = obs[None] if single else obs
+        masks = None if action_masks is None else torch.as_tensor(
+            np.asarray(action_masks, dtype=bool).reshape(len(batch), -1), device=self.device)
         networks = [m for m in self.modules().values() if isinstance(m, torch.nn.Module)]
         with torch.inference_mode(), eval_mode(*networks), self.own_randomness():
             if self.has_memory:
@@ -228,9 +255,9 @@ class Agent:
                 starts = np.zeros(len(batch)) if episode_start is None else episode_start
                 starts = torch.as_tensor(np.atleast_1d(starts), device=self.device).bool()
                 actions, state = self.act_with_memory(
-                    self.preprocess(batch), state, starts, deterministic)
+                    self.preprocess(batch), state, starts, deterministic, masks)
             else:
-                actions = self.act(self.preprocess(batch), deterministic=deterministic)
+                actions = self.act(self.preprocess(batch), deterministic, masks)
         actions = to_env_actions(actions.cpu().numpy(), self.action_space)
         actions = actions[0] if single else actions
         return (actions, state) if self.has_memory else actions
@@ -296,6 +323,7 @@ class RolloutAgent(Agent):
 
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (
         gym.spaces.Discrete, gym.spaces.Box, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+    packs_observations = True
 
     @property
     def steps_per_collect(self) -> int:
@@ -304,10 +332,11 @@ class RolloutAgent(Agent):
     def modules(self) -> dict[str, Any]:
         return {"policy": self.policy, "optimizer": self.optimizer}
 
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+    def act(self, obs: torch.Tensor, deterministic: bool = False,
+            action_masks: torch.Tensor | None = None) -> torch.Tensor:
         if deterministic:
-            return self.policy.deterministic_action(obs)
-        return self.policy.sample(obs)[0]
+            return self.policy.deterministic_action(obs, action_masks)
+        return self.policy.sample(obs, action_masks)[0]
 
     @property
     def has_memory(self) -> bool:
@@ -317,9 +346,10 @@ class RolloutAgent(Agent):
         return self.policy.initial_state(n_envs)
 
     def act_with_memory(
-        self, obs: torch.Tensor, state: tuple, starts: torch.Tensor, deterministic: bool
+        self, obs: torch.Tensor, state: tuple, starts: torch.Tensor, deterministic: bool,
+        action_masks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple]:
-        actions, _, state = self.policy.step(obs, state, starts, deterministic)
+        actions, _, state = self.policy.step(obs, state, starts, deterministic, action_masks)
         return actions, state
 
     def collect(self) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from rlkit.core.modes import eval_mode
+from rlkit.core.rollout import action_masks_of
 from rlkit.errors import RlkitError
 from rlkit.training.environment import make_env, make_vec_env
 from rlkit.training.trainable import Trainable
@@ -30,7 +31,7 @@ def evaluate(
     if env is None:
         env = make_vec_env(agent.env_id, n_episodes, None, "sync", agent.config.env_kwargs)
     try:
-        obs, _ = env.reset(seed=seed)
+        obs, infos = env.reset(seed=seed)
         returns = np.zeros(n_episodes)
         lengths = np.zeros(n_episodes, dtype=np.int64)
         running = np.ones(n_episodes, dtype=bool)
@@ -38,12 +39,16 @@ def evaluate(
         networks = [m for m in agent.modules().values() if isinstance(m, torch.nn.Module)]
         with eval_mode(*networks):  # once for the loop: predict's own then costs nothing
             while running.any():
+                # the env's action masks, where it gives them (an agent without masking,
+                # SB3's, is never handed any)
+                masks = action_masks_of(infos, n_episodes)
+                extra = {} if masks is None else {"action_masks": masks}
                 if agent.has_memory:
                     actions, state = agent.predict(obs, deterministic, state,
-                                                   np.zeros(n_episodes))
+                                                   np.zeros(n_episodes), **extra)
                 else:
-                    actions = agent.predict(obs, deterministic=deterministic)
-                obs, rewards, terminated, truncated, _ = env.step(actions)
+                    actions = agent.predict(obs, deterministic=deterministic, **extra)
+                obs, rewards, terminated, truncated, infos = env.step(actions)
                 returns += rewards * running
                 lengths += running
                 running &= ~(terminated | truncated)
@@ -118,7 +123,8 @@ def save_reconstructions(agent: Trainable, path: str | Path, n_images: int = 8,
             obs, _ = env.reset()
         step += 1
     env.close()
-    batch = agent.preprocess(np.stack(frames))
+    pack = getattr(agent, "packer", None)  # a Dict observation: its packed rows
+    batch = agent.preprocess(np.stack([pack(f) for f in frames] if pack else frames))
     with torch.inference_mode(), eval_mode(torso):
         inputs, outputs = (t.cpu().numpy() for t in torso.reconstruct(batch))
     figure, axes = plt.subplots(2, n_images, figsize=(1.6 * n_images, 3.8), squeeze=False)

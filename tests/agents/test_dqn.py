@@ -593,7 +593,8 @@ def test_collect_explores_fully_until_learning_starts(monkeypatch):
     agent.end_step = 100
     epsilons, original = [], agent._explore
     monkeypatch.setattr(agent, "_explore",
-                        lambda obs, eps, greedy: epsilons.append(eps) or original(obs, eps, greedy))
+                        lambda obs, eps, greedy, masks: epsilons.append(eps)
+                        or original(obs, eps, greedy, masks))
     agent.collect()
     assert epsilons == [1.0, 1.0, 0.3, 0.3]  # global steps 0 and 1 are before learning_starts
 
@@ -702,7 +703,7 @@ def test_setup_builds_what_the_config_and_the_spaces_ask_for():
     spaces = [(agent.observation_space, np.float32), (gym.spaces.Discrete(5), np.int64),
               (gym.spaces.Box(0, 255, (4,), np.uint8), np.uint8)]
     for space, dtype in spaces:
-        agent.observation_space = space
+        agent.input_space = space
         agent.setup()
         assert agent.buffer.obs.dtype == dtype and agent.nstep.obs.dtype == dtype
 

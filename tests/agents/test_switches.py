@@ -82,6 +82,7 @@ SWITCHES: dict[str, dict[str, str]] = {
             "agents/test_reinforce.py::test_value_learning_rate_is_the_critics_step_size",
     },
     "dqn": {
+        "frame_sharing": "core/test_frame_replay.py::test_dqn_buffer_follows_frame_sharing",
         "anneal_lr": "agents/test_switches.py::test_anneal_lr_decays_the_step_size",
         "double_q": "agents/test_dqn.py::test_update_uses_double_q_targets",
         "prioritized": "agents/test_dqn.py::test_prioritized_key_picks_the_replay",

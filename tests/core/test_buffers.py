@@ -77,7 +77,7 @@ def test_minibatches_cover_every_sample_once():
 class ValueIsTenTimesObs:
     """A stand-in policy: action 0, V(s) = 10 * s, log-prob 0."""
 
-    def sample(self, obs):
+    def sample(self, obs, action_masks=None):
         return torch.zeros(len(obs), dtype=torch.long), torch.zeros(len(obs))
 
     def get_value(self, obs):

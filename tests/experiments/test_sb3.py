@@ -31,7 +31,7 @@ def build(algo: str, env_id: str, with_agent: bool = False, **overrides):
 
     agent = rlkit.make(algo, env_id, seed=0, **overrides)
     kwargs, unmapped = sb3_kwargs(algo, agent.config)
-    cls, policy = sb3_model(algo, agent.config)
+    cls, policy = sb3_model(algo, agent.config, agent.observation_space)
     # a run key: the same n_envs; rlkit's make_env: the same (preprocessed) env
     env = make_vec_env(partial(make_env, env_id), n_envs=agent.config.n_envs, seed=0)
     model = cls(policy, env, seed=0, device="cpu", **kwargs)
@@ -229,14 +229,34 @@ def test_a_torso_sb3_has_no_policy_for_maps_no_mlp_sizes_and_is_reported():
     ("dqn", "MinAtar/Breakout-v1", {"approximator": {"type": "mlp"}}, "MlpPolicy"),
     ("ppo", "rlkit/CartPoleNoVel-v0", {}, "MlpLstmPolicy"),
     ("ppo", "rlkit/CartPoleNoVel-v0", {"approximator": {"type": "gru"}}, "MlpLstmPolicy"),
+    ("ppo", "rlkit/GoalGrid-v0", {}, "MultiInputPolicy"),
+    ("dqn", "rlkit/GoalGrid-v0", {}, "MultiInputPolicy"),
+    ("ppo", "rlkit/GoalGrid-v0", {"approximator": {"type": "lstm"}}, "MultiInputLstmPolicy"),
 ])
 def test_the_torso_picks_sb3s_policy(algo, env_id, overrides, policy):
     agent = rlkit.make(algo, env_id, seed=0, **overrides)
-    cls, name = sb3_model(algo, agent.config)
+    cls, name = sb3_model(algo, agent.config, agent.observation_space)
     assert name == policy
     assert (cls.__name__ == "RecurrentPPO") == ("Lstm" in policy)
     unmapped = sb3_kwargs(algo, agent.config)[1]
     assert ("approximator.type" in unmapped) == (agent.config.approximator.type == "gru")
+
+
+def test_a_dict_observation_builds_sb3s_multi_input_policy_with_the_same_layers():
+    agent, model, _ = build("ppo", "rlkit/GoalGrid-v0", with_agent=True)
+    assert type(model.policy).__name__ == "MultiInputActorCriticPolicy"
+    assert model.policy.features_extractor.features_dim == agent.policy.actor_torso.in_dim == 4
+
+
+@pytest.mark.parametrize("env_id, overrides, message", [
+    ("Blackjack-v1", {}, "SB3 takes no Tuple observations"),
+    ("rlkit/GoalImage-v0", {}, r"image entry 'image' \(5, 5, 1\) through its NatureCNN"),
+    ("rlkit/GoalGrid-v0", {"approximator": {"type": "cnn"}}, "compare with approximator.type mlp"),
+])
+def test_observations_sb3_cannot_take_are_one_line_errors(env_id, overrides, message):
+    agent = rlkit.make("ppo", env_id, seed=0, **overrides)
+    with pytest.raises(RlkitError, match=message):
+        sb3_model("ppo", agent.config, agent.observation_space)
 
 
 def test_a_recurrent_a2c_has_no_counterpart_on_either_sb3_side():
