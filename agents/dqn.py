@@ -313,11 +313,12 @@ class DQN(Agent):
     def act(self, obs: torch.Tensor, deterministic: bool = False,
             action_masks: torch.Tensor | None = None) -> torch.Tensor:
         """argmax_a Q(s, a) over the valid actions (epsilon-greedy, or a Thompson draw's Q,
-        unless ``deterministic``)."""
+        unless ``deterministic``), as ids from 0 (``predict`` shifts them by the space's
+        ``start``)."""
         if self.thompson and not deterministic:  # a fresh posterior draw for each row
             draws = torch.stack([self.posterior.sample(self.generator) for _ in range(len(obs))])
             q = self._thompson_q(obs, draws.to(obs.device))
-            return masked_logits(q, action_masks).argmax(dim=1) + self.action_offset
+            return masked_logits(q, action_masks).argmax(dim=1)
         actions = masked_logits(self.q_net(obs), action_masks).argmax(dim=1)
         if not deterministic:
             explore = torch.rand(len(obs), generator=self.generator) < self.epsilon
@@ -327,7 +328,7 @@ class DQN(Agent):
                 random = torch.multinomial(action_masks.float().cpu(), 1,
                                            generator=self.generator).squeeze(1)
             actions = torch.where(explore.to(actions.device), random.to(actions.device), actions)
-        return actions + self.action_offset
+        return actions
 
     def _explore(self, obs: np.ndarray, epsilon: float,
                  greedy: Callable[[np.ndarray], np.ndarray],

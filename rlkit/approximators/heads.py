@@ -137,7 +137,11 @@ class MultiCategoricalHead(nn.Module):
 
 class BernoulliHead(nn.Module):
     """features -> one logit per bit of a MultiBinary space -> independent Bernoullis:
-    log pi(a|s) = sum_i [a_i log sigma(l_i) + (1 - a_i) log(1 - sigma(l_i))], H = sum_i H_i."""
+    log pi(a|s) = sum_i [a_i log sigma(l_i) + (1 - a_i) log(1 - sigma(l_i))], H = sum_i H_i.
+
+    ``action_masks`` hold two flags per bit, (0 allowed, 1 allowed), side by side as for a
+    MultiDiscrete of twos (sb3-contrib's layout): a bit that may not be 1 gets logit
+    MASKED_LOGIT, one that may not be 0 gets -MASKED_LOGIT."""
 
     def __init__(self, in_dim: int, n_bits: int) -> None:
         super().__init__()
@@ -145,8 +149,12 @@ class BernoulliHead(nn.Module):
 
     def forward(self, features: torch.Tensor,
                 action_masks: torch.Tensor | None = None) -> Distribution:
-        return Independent(Bernoulli(logits=self.logits.forward(features), validate_args=False),
-                           1, validate_args=False)
+        logits = self.logits.forward(features)
+        if action_masks is not None:
+            zero_allowed, one_allowed = action_masks[..., 0::2], action_masks[..., 1::2]
+            logits = logits.masked_fill(~one_allowed, MASKED_LOGIT)
+            logits = logits.masked_fill(~zero_allowed & one_allowed, -MASKED_LOGIT)
+        return Independent(Bernoulli(logits=logits, validate_args=False), 1, validate_args=False)
 
     @staticmethod
     def mode(dist: Distribution) -> torch.Tensor:

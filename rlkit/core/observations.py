@@ -162,8 +162,10 @@ class PackedObservations(gym.spaces.Box):
 
 
 def network_observation_space(space: gym.Space) -> gym.Space:
-    """The space of the rows the core stores for an env's ``space``: Box and Discrete as they
-    are, anything else packed (:class:`PackedObservations`)."""
-    if isinstance(space, gym.spaces.Box | gym.spaces.Discrete):
+    """The space of the rows the core stores for an env's ``space``: a Box, and a Discrete
+    counted from 0, as they are; anything else packed (:class:`PackedObservations`, which
+    counts a Discrete(n, start) from 0 too)."""
+    if isinstance(space, gym.spaces.Box) or (isinstance(space, gym.spaces.Discrete)
+                                             and int(space.start) == 0):
         return space
     return PackedObservations(space)

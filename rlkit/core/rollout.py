@@ -210,13 +210,15 @@ def make_rollout_buffer(
 def to_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
     """The policy's actions as the env takes them: Gaussian samples clipped into a Box's bounds
     (the unclipped sample is what was learned), MultiBinary's 0./1. as the space's integers,
-    MultiDiscrete's component ids shifted by the space's ``start``."""
+    Discrete and MultiDiscrete ids shifted by the space's ``start``."""
     if isinstance(action_space, gym.spaces.Box):
         return np.clip(actions, action_space.low, action_space.high)
     if isinstance(action_space, gym.spaces.MultiBinary):
         return actions.astype(action_space.dtype)
     if isinstance(action_space, gym.spaces.MultiDiscrete) and np.any(action_space.start):
         return (actions + action_space.start).astype(action_space.dtype)
+    if isinstance(action_space, gym.spaces.Discrete) and int(action_space.start):
+        return actions + int(action_space.start)
     return actions
 
 

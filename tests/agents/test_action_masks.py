@@ -227,3 +227,20 @@ def test_dqns_update_bootstraps_from_the_valid_next_actions(monkeypatch, options
                        batch_size=16, train_freq=4, eval_freq=0, **options)
     agent.learn(256)
     assert seen and all(isinstance(m, torch.Tensor) and not m.all() for m in seen)
+
+
+def test_multi_binary_masks_fix_the_bits_they_forbid():
+    """Two flags per bit (0 allowed, 1 allowed): bit 0 free, bit 1 must be 1, bit 2 must be 0.
+    The fixed bits are certain (log-prob 0, entropy 0); the free bit keeps its Bernoulli."""
+    from rlkit.approximators.heads import BernoulliHead
+
+    head = BernoulliHead(3, 3)
+    features = torch.randn(5, 3)
+    masks = torch.tensor([[True, True, False, True, True, False]]).expand(5, 6)
+    dist = head(features, masks)
+    samples = dist.sample((50,))
+    assert (samples[..., 1] == 1).all() and (samples[..., 2] == 0).all()
+    free = torch.distributions.Bernoulli(logits=head.logits(features)[:, 0])
+    torch.testing.assert_close(dist.entropy(), free.entropy())
+    action = torch.tensor([[1.0, 1.0, 0.0]]).expand(5, 3)
+    torch.testing.assert_close(dist.log_prob(action), free.log_prob(torch.ones(5)))

@@ -108,3 +108,33 @@ def test_reconstructions_of_a_dict_observation_are_drawn(tmp_path):
                        **SMALL)
     path = save_reconstructions(agent, tmp_path / "vae.png", n_images=2)
     assert path.stat().st_size > 0
+
+
+class _Offsets(gym.Env):
+    """Discrete(3, start=5) observations and Discrete(2, start=-1) actions: an id or action
+    not shifted by its start raises."""
+
+    observation_space = gym.spaces.Discrete(3, start=5)
+    action_space = gym.spaces.Discrete(2, start=-1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return 7, {}
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not in {self.action_space}")
+        return 5, float(action == 0), True, False, {}
+
+
+gym.register("rlkit_test/Offsets-v0", entry_point=_Offsets)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "reinforce", "dqn"])
+def test_discrete_spaces_that_start_elsewhere_are_counted_from_zero(algo):
+    options = {"dqn": dict(SMALL_DQN, total_timesteps=200)}.get(algo, dict(n_envs=2))
+    agent = rlkit.make(algo, "rlkit_test/Offsets-v0", seed=0, **options)
+    assert isinstance(agent.input_space, PackedObservations)  # the id, counted from 0
+    agent.learn(128)
+    assert set(agent.predict(np.array([5, 6, 7])).tolist()) <= {-1, 0}
+    assert evaluate(agent, 2)["mean_length"] == 1
