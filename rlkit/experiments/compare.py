@@ -69,6 +69,7 @@ def plan(algo: str, env_ids: list[str], seeds: list[int], total_timesteps: int |
     """Every (library, env, seed) run, after checking that both sides can run ``algo``
     (``libraries=("rlkit",)``: rlkit's side alone, for an agent SB3 lacks)."""
     from rlkit.experiments.sb3 import TABLES, sb3_model
+    from rlkit.training.environment import gives_action_masks
     from rlkit.training.registry import agent_class, make
 
     agent_class(algo)  # an unknown algorithm: rlkit's own one-line error
@@ -85,7 +86,8 @@ def plan(algo: str, env_ids: list[str], seeds: list[int], total_timesteps: int |
                          f"alone)")
     for env_id in env_ids:  # a bad env or config, or a torso or space SB3 lacks: the error now
         agent = make(algo, env_id, seed=seeds[0], **overrides)
-        sb3_model(algo, agent.config, agent.observation_space)
+        sb3_model(algo, agent.config, agent.observation_space,
+                  gives_action_masks(env_id, agent.config.env_kwargs))
     return [RunSpec(library, algo, env_id, seed, total_timesteps, overrides)
             for env_id in env_ids for seed in seeds for library in LIBRARIES]
 
@@ -102,13 +104,47 @@ class SB3Agent:
         return {}
 
     def predict(self, obs: np.ndarray, deterministic: bool = True, state: Any = None,
-                episode_starts: np.ndarray | None = None) -> Any:
+                episode_starts: np.ndarray | None = None,
+                action_masks: np.ndarray | None = None) -> Any:
         if self.normalizer is not None:
             obs = self.normalizer.normalize_obs(obs)
+        if action_masks is not None:  # MaskablePPO: the env's masks, as rlkit's agents get
+            return self.model.predict(obs, deterministic=deterministic,
+                                      action_masks=action_masks)[0]
         if self.has_memory:  # sb3-contrib's LSTM state; None starts every episode afresh
             return self.model.predict(obs, state=state, episode_start=episode_starts,
                                       deterministic=deterministic)
         return self.model.predict(obs, deterministic=deterministic)[0]
+
+
+def _info_masks(env: Any, inner: Any = None) -> Any:
+    """``env`` (wrapped by ``inner`` first) with sb3-contrib's ``action_masks()``: the mask
+    of its latest ``info["action_mask"]``, every action where an info has none."""
+    import gymnasium as gym
+
+    class InfoActionMasks(gym.Wrapper):
+        def __init__(self, env: gym.Env) -> None:
+            super().__init__(env)
+            self.mask: np.ndarray | None = None
+
+        def reset(self, **kwargs: Any) -> Any:
+            obs, info = self.env.reset(**kwargs)
+            self.mask = info.get("action_mask")
+            return obs, info
+
+        def step(self, action: Any) -> Any:
+            *out, info = self.env.step(action)
+            self.mask = info.get("action_mask")
+            return (*out, info)
+
+        def action_masks(self) -> np.ndarray:
+            if self.mask is None or not np.any(self.mask):
+                space = self.env.action_space
+                size = int(space.n) if hasattr(space, "n") else int(np.sum(space.nvec))
+                return np.ones(size, dtype=bool)
+            return np.asarray(self.mask, dtype=bool)
+
+    return InfoActionMasks(inner(env) if inner is not None else env)
 
 
 def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
@@ -122,7 +158,7 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
 
     from rlkit.config import to_dict
     from rlkit.experiments.sb3 import sb3_kwargs, sb3_model
-    from rlkit.training.environment import make_env
+    from rlkit.training.environment import gives_action_masks, make_env
     from rlkit.training.evaluation import EVAL_SEED_OFFSET, evaluate, record_video
     from rlkit.training.metrics import RunLogger
 
@@ -131,10 +167,15 @@ def _train_sb3(spec: RunSpec, config: Any, run_dir: Path, wandb_mode: str,
     # SB3's Monitor, which so reports the game's own returns), VecNormalize
     clip = (lambda env: gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))) \
         if config.clip_reward else None
+    masked = gives_action_masks(spec.env_id, config.env_kwargs)
+    if masked:  # MaskablePPO asks each env for action_masks(): its latest info's mask
+        clip = partial(_info_masks, inner=clip)
     # rlkit's make_env: the same env as rlkit's side, Atari's preprocessing included
     env = make_vec_env(partial(make_env, spec.env_id, config.env_kwargs), n_envs=config.n_envs,
                        seed=spec.seed, wrapper_class=clip)
-    model_class, policy = sb3_model(spec.algo, config, env.observation_space)
+    model_class, policy = sb3_model(spec.algo, config, env.observation_space, masked)
+    if masked:  # MaskablePPO's policies are categorical only: no std to start from
+        kwargs.get("policy_kwargs", {}).pop("log_std_init", None)
     normalizer = None
     if config.normalize_obs or config.normalize_reward:
         env = normalizer = VecNormalize(env, norm_obs=config.normalize_obs,
@@ -333,7 +374,7 @@ def _bar(enabled: bool, total: int):
 # --- the report --------------------------------------------------------------------------------
 def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
                  out_dir: Path, libraries: tuple[str, ...] = LIBRARIES) -> None:
-    from rlkit.training.environment import check_env_id
+    from rlkit.training.environment import check_env_id, gives_action_masks
     from rlkit.training.metrics import read_metrics
     from rlkit.training.registry import make
     by_key = {(r["library"], r["env_id"], r["seed"]): r for r in results}
@@ -385,17 +426,19 @@ def write_report(algo: str, specs: list[RunSpec], results: list[dict[str, Any]],
 
     for env_id in env_ids if "sb3" in libraries else []:
         agent = make(algo, env_id, seed=seeds[0], **overrides)
-        lines += _hyperparameters(algo, env_id, agent.config, agent.observation_space)
+        lines += _hyperparameters(algo, env_id, agent.config, agent.observation_space,
+                                  gives_action_masks(env_id, agent.config.env_kwargs))
     (out_dir / "report.md").write_text("\n".join(lines))
     _plot(algo, env_ids, seeds, out_dir, libraries)
 
 
-def _hyperparameters(algo: str, env_id: str, config: Any, observation_space: Any) -> list[str]:
+def _hyperparameters(algo: str, env_id: str, config: Any, observation_space: Any,
+                     masked: bool) -> list[str]:
     """The mapping table for one env's config, and the keys SB3 runs without."""
     from rlkit.experiments.sb3 import applicable_rows, sb3_kwargs, sb3_model
 
     kwargs, unmapped = sb3_kwargs(algo, config)
-    model_class, policy = sb3_model(algo, config, observation_space)
+    model_class, policy = sb3_model(algo, config, observation_space, masked)
     lines = [f"## Hyperparameters ({env_id})", "",
              "rlkit's config key by key, as SB3 receives it (the table in "
              "`rlkit/experiments/sb3.py`; "

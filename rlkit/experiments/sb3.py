@@ -182,12 +182,13 @@ TABLES: dict[str, list[Row]] = {
 
 
 def sb3_model(
-    algo: str, cfg: Any, observation_space: gym.Space | None = None
+    algo: str, cfg: Any, observation_space: gym.Space | None = None,
+    action_masks: bool = False,
 ) -> tuple[type, str]:
     """SB3's model class and policy name for ``algo`` with ``cfg``'s torso on
-    ``observation_space``: MlpPolicy, CnnPolicy, MultiInputPolicy for a Dict observation, or
-    sb3-contrib's RecurrentPPO for a memory torso. A one-line error where neither library has
-    the counterpart."""
+    ``observation_space``: MlpPolicy, CnnPolicy, MultiInputPolicy for a Dict observation,
+    sb3-contrib's RecurrentPPO for a memory torso, or its MaskablePPO where the env gives
+    ``action_masks``. A one-line error where neither library has the counterpart."""
     import stable_baselines3
 
     if algo not in TABLES:
@@ -195,6 +196,16 @@ def sb3_model(
                          f"{', '.join(TABLES)}); nothing to compare against")
     kind = cfg.approximator.type
     multi_input = _check_structured(observation_space, kind)
+    if action_masks:
+        if algo != "ppo" or kind in MEMORY:
+            raise RlkitError(f"the env gives action masks, and sb3-contrib's MaskablePPO (a "
+                             f"feed-forward PPO) is the only masked agent on SB3's side, not "
+                             f"a{' recurrent' if kind in MEMORY else 'n'} {algo.upper()}; "
+                             f"nothing to compare against")
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO, ("MultiInputPolicy" if multi_input
+                             else "CnnPolicy" if kind in CNN else "MlpPolicy")
     if kind in MEMORY:
         if algo != "ppo":
             raise RlkitError(f"rlkit's {algo} has a memory torso ('{kind}'), and neither SB3 "

@@ -199,6 +199,15 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     return env
 
 
+def gives_action_masks(env_id: str, env_kwargs: dict[str, Any] | None = None) -> bool:
+    """Whether ``env_id``'s first observation comes with ``info["action_mask"]``."""
+    env = make_env(env_id, env_kwargs)
+    try:
+        return "action_mask" in env.reset(seed=0)[1]
+    finally:
+        env.close()
+
+
 def single_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None):
     """Observation and action space of one ``env_id`` env, without keeping the env."""
     env = make_env(env_id, env_kwargs)

@@ -281,3 +281,57 @@ def test_capture_video_records_both_libraries_evaluations(tmp_path, capsys):
     for library in ("rlkit", "sb3"):
         run = out / "runs" / f"{library}-ppo-CartPole-v1-0"
         assert list((run / "videos" / "step-256").glob("*.mp4")), library
+
+
+MASKED_ENV = """
+import gymnasium as gym
+import numpy as np
+
+
+class Door(gym.Env):
+    \"\"\"Three doors, one or two of them locked each step (info["action_mask"]); a locked
+    door raises, so a side that ignores the masks cannot finish.\"\"\"
+
+    observation_space = gym.spaces.Box(0, 1, (3,), np.float32)
+    action_space = gym.spaces.Discrete(3)
+
+    def _next(self):
+        self.mask = np.zeros(3, np.int8)
+        self.mask[self.np_random.choice(3, size=int(self.np_random.integers(1, 3)),
+                                        replace=False)] = 1
+        return self.mask.astype(np.float32), {"action_mask": self.mask.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._next()
+
+    def step(self, action):
+        if not self.mask[int(action)]:
+            raise AssertionError(f"door {action} is locked")
+        self.t += 1
+        obs, info = self._next()
+        return obs, float(action == 0), False, self.t >= 8, info
+
+
+gym.register("Door-v0", entry_point=Door)
+"""
+
+
+def test_compare_runs_maskable_ppo_where_the_env_gives_action_masks(tmp_path, capsys,
+                                                                    monkeypatch):
+    """SB3's side is sb3-contrib's MaskablePPO, handed each env's latest mask, in training and
+    in evaluation; A2C, which has no masked counterpart, is a one-line error."""
+    (tmp_path / "door_env.py").write_text(MASKED_ENV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "cmp"
+    args = [arg if arg != "0-1" else "0" for arg in TINY]
+    code, _, err = run_cli(capsys, "compare", "ppo", "door_env:Door-v0", *args,
+                           "--workers", "1", "--out", str(out))
+    assert code in (0, None), err
+    assert "MaskablePPO('MlpPolicy')" in (out / "report.md").read_text()
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {row["library"] for row in rows} == {"rlkit", "sb3"}
+    code, _, err = run_cli(capsys, "compare", "a2c", "door_env:Door-v0", "--seeds", "0",
+                           "--total-timesteps", "64", "--out", str(tmp_path / "a2c"))
+    assert code not in (0, None) and "MaskablePPO" in err and "A2C" in err
