@@ -74,17 +74,26 @@ gym.register("Pick-v0", entry_point=Pick)
 """
 
 
+def compare_a_users_env(tmp_path, capsys, monkeypatch, source: str, env_id: str):
+    """``rlkit compare ppo`` (one seed, TINY) on ``module:Id`` whose module is ``source``;
+    returns the output directory after checking that the command succeeded."""
+    module = env_id.split(":")[0]
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "cmp"
+    args = [arg if arg != "0-1" else "0" for arg in TINY]
+    code, _, err = run_cli(capsys, "compare", "ppo", env_id, *args, "--workers", "1",
+                           "--out", str(out))
+    assert code in (0, None), err
+    return out
+
+
 def test_compare_runs_both_libraries_on_a_users_multidiscrete_env(tmp_path, capsys,
                                                                   monkeypatch):
     """Issue 33: MultiDiscrete actions map to SB3's; a `module:Id` env (whose report once
     looked the id up in Gymnasium's registry without importing the module) works."""
-    (tmp_path / "pick_env.py").write_text(MULTI_DISCRETE_ENV)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    out = tmp_path / "cmp"
-    args = [arg if arg != "0-1" else "0" for arg in TINY]
-    code, _, err = run_cli(capsys, "compare", "ppo", "pick_env:Pick-v0", *args,
-                           "--workers", "1", "--out", str(out))
-    assert code in (0, None), err
+    out = compare_a_users_env(tmp_path, capsys, monkeypatch, MULTI_DISCRETE_ENV,
+                              "pick_env:Pick-v0")
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {row["library"] for row in rows} == {"rlkit", "sb3"}
     assert all(row["global_step"] == "512" for row in rows)
@@ -322,13 +331,7 @@ def test_compare_runs_maskable_ppo_where_the_env_gives_action_masks(tmp_path, ca
                                                                     monkeypatch):
     """SB3's side is sb3-contrib's MaskablePPO, handed each env's latest mask, in training and
     in evaluation; A2C, which has no masked counterpart, is a one-line error."""
-    (tmp_path / "door_env.py").write_text(MASKED_ENV)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    out = tmp_path / "cmp"
-    args = [arg if arg != "0-1" else "0" for arg in TINY]
-    code, _, err = run_cli(capsys, "compare", "ppo", "door_env:Door-v0", *args,
-                           "--workers", "1", "--out", str(out))
-    assert code in (0, None), err
+    out = compare_a_users_env(tmp_path, capsys, monkeypatch, MASKED_ENV, "door_env:Door-v0")
     assert "MaskablePPO('MlpPolicy')" in (out / "report.md").read_text()
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {row["library"] for row in rows} == {"rlkit", "sb3"}
