@@ -338,14 +338,8 @@ class DQN(Agent):
         n = len(obs)
         explore = self.rng.random(n) < epsilon
         n_explore = int(np.count_nonzero(explore))
-        if masks is None:
-            def uniform(k: int, _: np.ndarray) -> np.ndarray:
-                return self.rng.integers(self.n_actions, size=k)
-        else:
-            def uniform(k: int, rows: np.ndarray) -> np.ndarray:  # the valid actions alike
-                return np.argmax(self.rng.random((k, self.n_actions)) * masks[rows], axis=1)
         if n_explore == n:  # skip the forward pass (always, before learning starts)
-            return uniform(n, slice(None))
+            return self._uniform_actions(n, masks)
         rows = self.preprocess_array(obs)
         if masks is None:
             actions = greedy(rows)
@@ -354,8 +348,16 @@ class DQN(Agent):
             actions = masked_logits(q, torch.as_tensor(masks, device=q.device)).argmax(1)
             actions = actions.cpu().numpy()
         if n_explore:
-            actions[explore] = uniform(n_explore, explore)
+            actions[explore] = self._uniform_actions(
+                n_explore, None if masks is None else masks[explore])
         return actions
+
+    def _uniform_actions(self, k: int, masks: np.ndarray | None) -> np.ndarray:
+        """``k`` actions drawn uniformly: from every action, or from each row's valid ones
+        (the argmax of uniform noise over them)."""
+        if masks is None:
+            return self.rng.integers(self.n_actions, size=k)
+        return np.argmax(self.rng.random((k, self.n_actions)) * masks, axis=1)
 
     def _masked_q(self, obs: torch.Tensor) -> torch.Tensor:
         """The Q values acting is greedy in: each env's Thompson draw's, or the network's."""

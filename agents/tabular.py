@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from rlkit.config import TrainConfig
+from rlkit.core.rollout import action_masks_of
 from rlkit.errors import ConfigError
 from rlkit.training.agent import Agent
 from rlkit.training.environment import check_env_id, make_env
@@ -413,15 +414,11 @@ class TabularAgent(Agent):
 
     def record_masks(self, obs: np.ndarray, infos: dict[str, Any]) -> None:
         """Store ``infos["action_mask"]`` as the allowed actions of the states in ``obs``."""
-        masks = infos.get("action_mask")
-        if masks is None:
+        masks = action_masks_of(infos, len(obs))  # a mask allowing nothing allows everything,
+        if masks is None:  # so max and argmax stay defined in a terminal state
             return
-        present = infos["_action_mask"]
-        masks = masks[present].astype(bool)
-        # A state that allows nothing (a terminal one) is left with every action allowed, so
-        # max and argmax stay defined there.
-        masks |= ~masks.any(axis=1, keepdims=True)
-        self.mask.values[obs[present] - self.obs_start] = masks
+        present = infos["_action_mask"]  # envs without a mask this step leave theirs alone
+        self.mask.values[obs[present] - self.obs_start] = masks[present]
 
     # --- learning -----------------------------------------------------------------------
     def collect(self) -> None:

@@ -529,40 +529,57 @@ class ReplayBuffer:
             next_obs, terminated = next_obs[valid], terminated[valid]
             if discounts is not None:
                 discounts = discounts[valid]
+        if self.discounts is not None and discounts is None:
+            raise ValueError("this replay buffer stores discounts; pass discounts=")
         k = len(rewards)
         if self.pos + k <= self.capacity:  # no wrap-around: slice writes, cheaper than indices
             idx = np.arange(self.pos, self.pos + k)
             rows: slice | np.ndarray = slice(self.pos, self.pos + k)
         else:
             idx = rows = (self.pos + np.arange(k)) % self.capacity
-        self.obs[rows] = obs
+        self._write_observations(rows, obs, next_obs)
         self.actions[rows] = actions
         self.rewards[rows] = rewards
-        self.next_obs[rows] = next_obs
         self.terminated[rows] = terminated
         if self.discounts is not None:
-            if discounts is None:
-                raise ValueError("this replay buffer stores discounts; pass discounts=")
             self.discounts[rows] = discounts
         self.pos = (self.pos + k) % self.capacity
         self.size = min(self.size + k, self.capacity)
         return idx
+
+    # How observations are kept: whole rows here; a subclass may store them otherwise
+    # (rlkit.core.frame_replay shares the frames of stacked ones) by overriding these four.
+    def _write_observations(self, rows: slice | np.ndarray, obs: np.ndarray,
+                            next_obs: np.ndarray) -> None:
+        self.obs[rows] = obs
+        self.next_obs[rows] = next_obs
+
+    def _observation_batch(self, indices: np.ndarray, device: torch.device | str
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        # what a network reads is copied into torch's memory (rlkit.core.aligned); the other
+        # fields only meet elementwise operations, whose rounding ignores alignment
+        return (to_tensor(self.obs.take(indices, axis=0), device),
+                to_tensor(self.next_obs.take(indices, axis=0), device))
+
+    def _observation_state(self) -> dict[str, np.ndarray]:
+        n = self.size
+        return {"obs": self.obs[:n].copy(), "next_obs": self.next_obs[:n].copy()}
+
+    def _load_observations(self, state: dict, n: int) -> None:
+        self.obs[:n] = np.asarray(state["obs"])
+        self.next_obs[:n] = np.asarray(state["next_obs"])
 
     def batch(self, indices: np.ndarray, device: torch.device | str = "cpu") -> ReplayBatch:
         def t(x: np.ndarray) -> torch.Tensor:
             # take + from_numpy: a quarter of the cost of x[indices] + as_tensor for 64 rows
             return torch.from_numpy(x.take(indices, axis=0)).to(device)
 
-        def network_input(x: np.ndarray) -> torch.Tensor:
-            # what a network reads is copied into torch's memory (rlkit.core.aligned); the other
-            # fields only meet elementwise operations, whose rounding ignores alignment
-            return to_tensor(x.take(indices, axis=0), device)
-
+        obs, next_obs = self._observation_batch(indices, device)
         return ReplayBatch(
-            obs=network_input(self.obs),
+            obs=obs,
             actions=t(self.actions),
             rewards=t(self.rewards),
-            next_obs=network_input(self.next_obs),
+            next_obs=next_obs,
             terminated=t(self.terminated),
             indices=indices,
             discounts=None if self.discounts is None else t(self.discounts),
@@ -577,8 +594,7 @@ class ReplayBuffer:
     def state_dict(self) -> dict:
         n = self.size
         state = {
-            "obs": self.obs[:n].copy(),
-            "next_obs": self.next_obs[:n].copy(),
+            **self._observation_state(),
             "actions": self.actions[:n].copy(),
             "rewards": self.rewards[:n].copy(),
             "terminated": self.terminated[:n].copy(),
@@ -591,7 +607,8 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict) -> None:
         n = int(state["size"])
-        names = ["obs", "next_obs", "actions", "rewards", "terminated"]
+        self._load_observations(state, n)
+        names = ["actions", "rewards", "terminated"]
         if self.discounts is not None:
             names.append("discounts")
         for name in names:

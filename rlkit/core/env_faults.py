@@ -35,14 +35,17 @@ def check_env_values(obs: Any, rewards: np.ndarray) -> None:
     Tuple observation) or the rewards."""
     if not CHECK_FINITE:
         return
-    if isinstance(obs, dict | tuple):
-        for entry in obs.values() if isinstance(obs, dict) else obs:
-            check_env_values(entry, rewards)
-        return
     if not np.isfinite(rewards).all():
         index = int(np.flatnonzero(~np.isfinite(rewards))[0])
         raise NonFiniteEnvValue("reward", index, float(rewards[index]))
-    if isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not np.isfinite(obs).all():
+    _check_observations(obs)
+
+
+def _check_observations(obs: Any) -> None:
+    if isinstance(obs, dict | tuple):  # a Dict or Tuple observation: each of its entries
+        for entry in obs.values() if isinstance(obs, dict) else obs:
+            _check_observations(entry)
+    elif isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not np.isfinite(obs).all():
         bad = ~np.isfinite(obs.reshape(len(obs), -1))
         index = int(np.flatnonzero(bad.any(axis=1))[0])
         raise NonFiniteEnvValue("observation", index, float(obs.reshape(len(obs), -1)[bad][0]))

@@ -37,7 +37,7 @@ import numba
 import numpy as np
 import torch
 
-from rlkit.core.buffers import ReplayBatch, ReplayBuffer
+from rlkit.core.buffers import ReplayBuffer
 from rlkit.core.prioritized import PrioritizedReplayBuffer
 from rlkit.errors import ConfigError
 
@@ -378,41 +378,16 @@ class FrameReplayBuffer(ReplayBuffer):
                 return
             self._grow(2 * self.stack * (len(slots) - done))
 
-    # --- ReplayBuffer's interface ---------------------------------------------------------
-    def add(
-        self,
-        obs: np.ndarray,
-        actions: np.ndarray,
-        rewards: np.ndarray,
-        next_obs: np.ndarray,
-        terminated: np.ndarray,
-        valid: np.ndarray | None = None,
-        discounts: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Store a batch of transitions (rows where ``valid``); returns their indices.
-
-        ``discounts`` is required when the buffer was built with ``store_discounts``.
-        """
-        if valid is not None and not valid.all():
-            obs, actions, rewards = obs[valid], actions[valid], rewards[valid]
-            next_obs, terminated = next_obs[valid], terminated[valid]
-            if discounts is not None:
-                discounts = discounts[valid]
-        if self.discounts is not None and discounts is None:
-            raise ValueError("this replay buffer stores discounts; pass discounts=")
-        k = len(rewards)
-        idx = (self.pos + np.arange(k)) % self.capacity
-        keep = slice(max(0, k - self.capacity), k)  # more rows than slots: the last ones stay
-        rows = idx[keep]
-        self._store(rows, obs[keep], next_obs[keep])
-        self.actions[rows] = actions[keep]
-        self.rewards[rows] = rewards[keep]
-        self.terminated[rows] = terminated[keep]
-        if self.discounts is not None:
-            self.discounts[rows] = discounts[keep]
-        self.pos = (self.pos + k) % self.capacity
-        self.size = min(self.size + k, self.capacity)
-        return idx
+    # --- how ReplayBuffer keeps observations (its add, batch and checkpoints call these) ---
+    def _write_observations(self, rows: slice | np.ndarray, obs: np.ndarray,
+                            next_obs: np.ndarray) -> None:
+        """Point ``rows`` at the frames of ``obs`` and ``next_obs``. More rows than slots (one
+        add larger than the buffer): the last ``capacity`` stay, as ReplayBuffer's writes
+        leave them."""
+        if isinstance(rows, slice):
+            rows = np.arange(rows.start, rows.stop)
+        keep = slice(max(0, len(rows) - self.capacity), len(rows))
+        self._store(rows[keep], obs[keep], next_obs[keep])
 
     def _stacks(self, ids: np.ndarray, device: torch.device | str) -> torch.Tensor:
         """Frames ``ids`` (B, k) as a (B, k, H, W) tensor in torch's own memory (the copy that
@@ -421,67 +396,46 @@ class FrameReplayBuffer(ReplayBuffer):
         stacks = self._frames_t.index_select(0, flat).view(*ids.shape, *self.frames.shape[1:])
         return stacks if getattr(device, "type", device) == "cpu" else stacks.to(device)
 
-    def batch(self, indices: np.ndarray, device: torch.device | str = "cpu") -> ReplayBatch:
-        def t(x: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(x.take(indices, axis=0)).to(device)
-
+    def _observation_batch(self, indices: np.ndarray, device: torch.device | str
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
         # from the contiguous frame_ids: take() on the obs_ids view would copy all of it first
         ids = self.frame_ids.take(indices, axis=0)
-        return ReplayBatch(
-            obs=self._stacks(ids[:, : self.stack], device),
-            actions=t(self.actions),
-            rewards=t(self.rewards),
-            next_obs=self._stacks(ids[:, self.stack :], device),
-            terminated=t(self.terminated),
-            indices=indices,
-            discounts=None if self.discounts is None else t(self.discounts),
-        )
+        return (self._stacks(ids[:, : self.stack], device),
+                self._stacks(ids[:, self.stack :], device))
 
-    def state_dict(self) -> dict:
-        """The stored transitions with only the frames they point at (renumbered)."""
+    def _observation_state(self) -> dict[str, np.ndarray]:
+        """Only the frames the stored transitions point at (renumbered), and their ids."""
         n = self.size
         live, ids = np.unique(self.frame_ids[:n], return_inverse=True)
-        state = {
-            "frames": self.frames[live],
-            "frame_ids": ids.reshape(n, 2 * self.stack).astype(np.int32),
-            "actions": self.actions[:n].copy(),
-            "rewards": self.rewards[:n].copy(),
-            "terminated": self.terminated[:n].copy(),
-            "pos": self.pos,
-            "size": self.size,
-        }
-        if self.discounts is not None:
-            state["discounts"] = self.discounts[:n].copy()
-        return state
+        return {"frames": self.frames[live],
+                "frame_ids": ids.reshape(n, 2 * self.stack).astype(np.int32)}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Also takes a ``ReplayBuffer``'s state (whole stacks), whose frames it shares anew."""
-        n = int(state["size"])
-        names = ["actions", "rewards", "terminated"]
-        if self.discounts is not None:
-            names.append("discounts")
-        if "frames" not in state:  # a ReplayBuffer's checkpoint: store its rows in slot order
-            self.pos = self.size = 0
-            self.refs.fill(0)
-            self._reset_store()
-            for start in range(0, n, 4096):
-                rows = slice(start, min(start + 4096, n))
-                self.add(*(np.asarray(state[key][rows]) for key in
-                           ("obs", "actions", "rewards", "next_obs", "terminated")),
-                         discounts=None if self.discounts is None else state["discounts"][rows])
-            self.pos = int(state["pos"])
-            return
+    def _load_observations(self, state: dict, n: int) -> None:
         frames = np.asarray(state["frames"])
         if len(frames) > self.n_frames:
             self._grow(len(frames) - self.n_frames)
         self.frames[: len(frames)] = frames
         self.frame_ids[:n] = np.asarray(state["frame_ids"])
         self.frame_ids[n:] = 0
-        for name in names:
-            getattr(self, name)[:n] = np.asarray(state[name])
         self.refs[:] = np.bincount(self.frame_ids[:n].ravel(), minlength=self.n_frames)
         self._reset_store()
-        self.pos, self.size = int(state["pos"]), n
+
+    def load_state_dict(self, state: dict) -> None:
+        """Also takes a ``ReplayBuffer``'s state (whole stacks), whose frames it shares anew."""
+        if "frames" in state:
+            super().load_state_dict(state)
+            return
+        # a ReplayBuffer's checkpoint: store its rows again, in slot order
+        n = int(state["size"])
+        self.pos = self.size = 0
+        self.refs.fill(0)
+        self._reset_store()
+        for start in range(0, n, 4096):
+            rows = slice(start, min(start + 4096, n))
+            self.add(*(np.asarray(state[key][rows]) for key in
+                       ("obs", "actions", "rewards", "next_obs", "terminated")),
+                     discounts=None if self.discounts is None else state["discounts"][rows])
+        self.pos = int(state["pos"])
 
 
 class PrioritizedFrameReplayBuffer(PrioritizedReplayBuffer, FrameReplayBuffer):
