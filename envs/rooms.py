@@ -36,6 +36,16 @@ Dynamics
   ``(6,)``, 1 where ``R[s, a] != -1``), which both ``reset`` and ``step`` return.
 * The registered ``rlkit/Rooms-v0`` truncates episodes after 100 steps.
 
+Model
+-----
+The dynamics are also given as a table, in the format of Gymnasium's toy-text envs
+(FrozenLake, CliffWalking, Taxi), for planners and model-based agents (``maxent_irl``):
+``env.unwrapped.P[s][a]`` is the list ``[(probability, next_state, reward, terminated)]`` of
+what ``step`` does from room ``s`` (one deterministic entry here), and
+``env.unwrapped.initial_state_distrib`` is the distribution ``reset`` draws the first room from
+(0.2 for each of rooms 0-4). Both are built from ``R`` by :meth:`RoomsEnv.transition_model`;
+``step`` does not read them, so they describe the dynamics without being able to change them.
+
 Discount and the notes' Q table
 -------------------------------
 The intended discount is ``gamma = 0.8`` (the config sets it). Under it the optimal
@@ -114,12 +124,33 @@ class RoomsEnv(gymnasium.Env[int, int]):
         self.observation_space = spaces.Discrete(self.N_ROOMS)
         self.action_space = spaces.Discrete(self.N_ROOMS)
         self._room = 0
+        # The model in toy-text form (see the module docstring), as FrozenLake's attributes.
+        self.P = self.transition_model()
+        self.initial_state_distrib = np.isin(np.arange(self.N_ROOMS), self.START_ROOMS) / len(
+            self.START_ROOMS)
 
     @classmethod
     def action_mask_for(cls, room: int) -> np.ndarray:
         """1 for each action that has a door from ``room``, else 0 (``np.int8``, shape (6,))."""
         # A fresh array every call: agents may keep or modify it without affecting the env.
         return (cls.R[room] != -1).astype(np.int8)
+
+    @classmethod
+    def transition_model(cls) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
+        """``P[s][a] = [(1.0, s', r, terminated)]``, what ``step`` does from room ``s``.
+
+        A door (``R[s, a] != -1``) leads to room ``a`` with reward ``R[s, a]``; no door leaves
+        the agent in ``s`` with reward 0. Being in room 5 after the move ends the episode.
+        """
+        model: dict[int, dict[int, list[tuple[float, int, float, bool]]]] = {}
+        for room in range(cls.N_ROOMS):
+            model[room] = {}
+            for target in range(cls.N_ROOMS):
+                door = cls.R[room, target] != -1
+                after = target if door else room
+                reward = float(cls.R[room, target]) if door else 0.0
+                model[room][target] = [(1.0, after, reward, after == cls.GOAL)]
+        return model
 
     @classmethod
     def optimal_q(cls, gamma: float = 0.8, tol: float = 1e-10) -> np.ndarray:

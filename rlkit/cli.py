@@ -1,4 +1,4 @@
-"""The ``rlkit`` command: train, eval, list.
+"""The ``rlkit`` command: train, eval, record, list, check-env, compare, sweep, tune.
 
 Problems with what the user typed (unknown algorithm or env, bad config key or value, missing
 or corrupt checkpoint) end with one ``error: ...`` line on stderr and exit status 2.
@@ -74,20 +74,31 @@ def cli() -> None:
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--capture-video", is_flag=True,
               help="Record an evaluation episode at every evaluation (run dir and W&B).")
+@click.option("--demos", metavar="DIR_OR_ID",
+              help="Demonstrations for an agent that learns from them: a Minari dataset's "
+                   "folder (`rlkit record` writes one) or the id of one in Minari's local root "
+                   "(sets the config key demos).")
 def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, device,
-          resume_dir, wandb_mode, runs_dir, progress, capture_video) -> None:
+          resume_dir, wandb_mode, runs_dir, progress, capture_video, demos) -> None:
     """Train ALGO on the Gymnasium environment ENV_ID."""
     import rlkit
     from rlkit.config import parse_set
     from rlkit.training.loop import train as run_training
-    from rlkit.training.registry import agent_class
+    from rlkit.training.registry import agent_class, agent_names
 
-    agent_class(algo)  # unknown algorithm: fail before anything else
+    cls = agent_class(algo)  # unknown algorithm: fail before anything else
+    if demos is not None and not _learns_from_demos(cls):
+        takers = [name for name in agent_names() if _learns_from_demos(agent_class(name))]
+        use = f"; use {', '.join(takers)}" if takers else ""
+        raise RlkitError(f"{algo} does not learn from demonstrations (--demos){use}")
     wandb_mode = wandb_mode or default_wandb_mode()
     if resume_dir is not None:
         if config_file or set_items or seed is not None or n_envs is not None or device:
             raise RlkitError("--resume continues a run with its saved config; drop --config, "
                              "--set, --seed, --n-envs and --device")
+        if demos is not None:
+            raise RlkitError("--resume continues a run with its saved config (its "
+                             "demonstrations included); drop --demos")
         agent = rlkit.load(resume_dir)
         if (agent.name, agent.env_id) != (algo, env_id):
             raise RlkitError(f"run '{resume_dir}' is {agent.name} on {agent.env_id}, "
@@ -108,6 +119,8 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
                 overrides[key] = value
         if seed is not None:  # --seed wins over --set seed=...
             overrides["seed"] = seed
+        if demos is not None:  # a folder as an absolute path: --resume from elsewhere finds it
+            overrides["demos"] = str(Path(demos).resolve()) if Path(demos).exists() else demos
         agent = rlkit.make(algo, env_id, config_file=config_file, **overrides)
         run_dir = _run_dir(runs_dir, algo, env_id, agent.config.seed)
         budget = agent.config.total_timesteps
@@ -121,6 +134,34 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
         sys.exit(143 if result.signal_name == "SIGTERM" else 130)
     print(f"eval return {result.eval_mean:.2f} +- {result.eval_std:.2f} | "
           f"{result.global_step} steps in {_duration(result.wall_time)} | run: {run_dir}")
+
+
+def _learns_from_demos(cls: type) -> bool:
+    """Whether agent class ``cls`` takes demonstrations: its Config has a ``demos`` key."""
+    from dataclasses import fields
+
+    return any(f.name == "demos" for f in fields(cls.Config))
+
+
+@cli.command("record")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--episodes", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Episodes to record.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="The dataset's folder (new or empty).")
+@click.option("--stochastic", is_flag=True,
+              help="Sample the actions from the policy (default: its deterministic actions).")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the first episode (default: the run's seed + 2000000).")
+def record_command(run, episodes, out_dir, stochastic, seed) -> None:
+    """Record episodes of the trained RUN (a run directory or checkpoint) as a Minari dataset of
+    demonstrations in the folder --out, with their returns in its metadata."""
+    from rlkit.training.record import record
+
+    done = record(run, episodes, out_dir, deterministic=not stochastic, seed=seed)
+    print(f"{done.algo} on {done.env_id}: {episodes} episodes, return "
+          f"{done.returns.mean():.2f} +- {done.returns.std():.2f} "
+          f"(mean length {done.lengths.mean():.1f}) | dataset: {done.path}")
 
 
 @cli.command("eval")

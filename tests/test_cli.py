@@ -226,3 +226,61 @@ def test_sweep_and_tune_exit_with_the_signal_received_even_when_ray_retypes_the_
         signal.signal(signal.SIGINT, previous)
     assert exit_info.value.code == status
     assert "run the same command again" in capsys.readouterr().err
+
+
+def test_demos_on_an_agent_that_takes_none_is_one_line(capsys):
+    code, err = run_in_process(capsys, "train", "ppo", "CartPole-v1", "--demos", "demos/x")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ppo does not learn from demonstrations (--demos)"), err
+
+
+@pytest.fixture
+def demo_agent(monkeypatch):
+    """An agent named demo_taker whose Config has a demos key (PPO's plus that key), and the
+    overrides ``rlkit.make`` is called with (it stops the command there)."""
+    import dataclasses
+    import importlib.machinery
+    import types
+
+    import rlkit
+    from rlkit.agents.ppo import PPO
+    from rlkit.errors import RlkitError
+    from rlkit.training import registry
+
+    @dataclasses.dataclass
+    class DemoConfig(PPO.Config):
+        demos: str = ""
+
+    module = types.ModuleType("fake_demo_agent")
+    module.__spec__ = importlib.machinery.ModuleSpec("fake_demo_agent", None)
+    module.DemoPPO = type("DemoPPO", (PPO,), {"Config": DemoConfig})
+    monkeypatch.setitem(sys.modules, "fake_demo_agent", module)
+    monkeypatch.setitem(registry._AGENTS, "demo_taker", "fake_demo_agent:DemoPPO")
+    made = []
+
+    def make(algo, env_id, config_file=None, **overrides):
+        made.append(overrides)
+        raise RlkitError("made")
+
+    monkeypatch.setattr(rlkit, "make", make)
+    return made
+
+
+def test_demos_sets_the_config_key_of_an_agent_that_takes_it(demo_agent, tmp_path, capsys,
+                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demos").mkdir()
+    for typed, key in (("demos", str(tmp_path / "demos")),  # a folder: absolute, for --resume
+                       ("someone/cartpole/expert-v0", "someone/cartpole/expert-v0")):  # an id
+        code, err = run_in_process(capsys, "train", "demo_taker", "CartPole-v1", "--demos",
+                                   typed, "--seed", "1")
+        assert code == 2 and err.strip() == "error: made"
+        assert demo_agent.pop() == {"seed": 1, "demos": key}
+    code, err = run_in_process(capsys, "train", "ppo", "CartPole-v1", "--demos", "demos")
+    assert "ppo does not learn from demonstrations (--demos); use " in err
+    assert "demo_taker" in err.split("; use ")[1]
+    code, err = run_in_process(capsys, "train", "demo_taker", "CartPole-v1", "--resume", "run",
+                               "--demos", "demos")
+    assert code == 2 and err.strip() == ("error: --resume continues a run with its saved "
+                                         "config (its demonstrations included); drop --demos")
+    assert demo_agent == []

@@ -94,7 +94,8 @@ class AttentionTorso(MemoryInput):
                 weight.new_zeros(1, n_envs))
 
     def unroll(
-        self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor
+        self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor,
+        with_state: bool = True,
     ) -> tuple[torch.Tensor, State]:
         """Observations (T, B, ...), the state before step 0 and episode starts (T, B) ->
         features (T, B, width) and the state after step T - 1."""

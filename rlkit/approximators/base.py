@@ -57,8 +57,12 @@ class FeedForward(nn.Module):
         return ()
 
     def unroll(
-        self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor
+        self, obs: torch.Tensor, state: State, episode_starts: torch.Tensor,
+        with_state: bool = True,
     ) -> tuple[torch.Tensor, State]:
-        """features of obs (T, B, ...) -> (T, B, out_dim); the state stays empty."""
+        """features of obs (T, B, ...) -> (T, B, out_dim); the state stays empty.
+
+        A torso with memory returns its state after step T - 1 too; ``with_state=False`` tells
+        it the caller drops that state (a recurrent torso then skips computing it)."""
         steps, batch = obs.shape[:2]
         return self(obs.flatten(0, 1)).view(steps, batch, -1), state

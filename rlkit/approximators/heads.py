@@ -321,10 +321,10 @@ class ActorCritic(nn.Module):
         """(log pi(a|s), entropy, V(s)) of the steps in ``mask`` (T, B), flattened in (step,
         env) order, from unrolling obs (T, B, ...) with episode ``starts`` from ``state``."""
         actor_state, critic_state = self._split(state)
-        features, _ = self.actor_torso.unroll(obs, actor_state, starts)
+        features, _ = self.actor_torso.unroll(obs, actor_state, starts, with_state=False)
         critic_features = (
             features if self.share_torso
-            else self.critic_torso.unroll(obs, critic_state, starts)[0]
+            else self.critic_torso.unroll(obs, critic_state, starts, with_state=False)[0]
         )  # fmt: skip
         dist = self.policy(features[mask], None if action_masks is None else action_masks[mask])
         return dist.log_prob(actions[mask]), dist.entropy(), self.value(critic_features[mask])

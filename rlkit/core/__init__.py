@@ -12,7 +12,9 @@
   :mod:`~rlkit.core.env_faults` (what the runner raises for a failing env),
   :mod:`~rlkit.core.modes` (eval mode for acting), :mod:`~rlkit.core.aligned` (tensors from
   arrays), :mod:`~rlkit.core.observations` (which observations are frames; Dict, Tuple,
-  MultiDiscrete and MultiBinary observations packed into one row of bytes each).
+  MultiDiscrete and MultiBinary observations packed into one row of bytes each);
+* :mod:`~rlkit.core.demonstrations`: recorded episodes as Minari datasets, and any Minari
+  dataset as flat arrays over its transitions (what imitation learns from).
 
 May import: ``rlkit.config``, ``rlkit.errors``, ``rlkit.fast`` and itself; never the models,
 training, agents or experiments above it (``tests/test_layers.py`` holds this).

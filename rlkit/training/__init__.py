@@ -10,7 +10,8 @@ metrics and env construction.
   (divergence, env failures, locks), :mod:`~rlkit.training.metrics` (metrics.jsonl, W&B),
   :mod:`~rlkit.training.environment` (env ids, vector envs, seeding);
 * :mod:`~rlkit.training.registry`: agents by name, ``make`` and ``load``;
-  :mod:`~rlkit.training.env_check`: ``rlkit check-env``.
+  :mod:`~rlkit.training.env_check`: ``rlkit check-env``; :mod:`~rlkit.training.record`:
+  ``rlkit record`` (a trained run's episodes as demonstrations).
 
 May import: ``rlkit.approximators``, ``rlkit.core``, ``rlkit.config``, ``rlkit.errors``,
 ``rlkit.fast`` and itself. Agents are found by name (the registry imports their modules when

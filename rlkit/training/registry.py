@@ -24,6 +24,7 @@ _AGENTS: dict[str, str] = {
     "sarsa": "rlkit.agents.tabular:Sarsa",
     "expected_sarsa": "rlkit.agents.tabular:ExpectedSarsa",
     "td0": "rlkit.agents.tabular:TD0",
+    "maxent_irl": "rlkit.agents.maxent_irl:MaxEntIRL",
 }
 
 

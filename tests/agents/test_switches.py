@@ -93,6 +93,10 @@ SWITCHES: dict[str, dict[str, str]] = {
         "exploration":
             "agents/test_dqn.py::test_thompson_draws_one_weight_set_per_env_and_redraws_at_episode_ends",
     },
+    "maxent_irl": {
+        "optimizer": "agents/test_maxent_irl.py::test_optimizer_key_picks_the_update_rule",
+        "demos": "agents/test_maxent_irl.py::test_demos_key_learns_from_recorded_episodes",
+    },
     **{algo: {
         "lr_schedule": "agents/test_tabular.py::test_schedules",
     } for algo in ("qlearning", "sarsa", "expected_sarsa", "td0")},

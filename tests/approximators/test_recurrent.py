@@ -16,6 +16,9 @@ BOX = gym.spaces.Box(-1.0, 1.0, (3,))
 STARTS = torch.zeros(6, 3)
 STARTS[0] = 1
 STARTS[2, 0] = STARTS[4, 1] = STARTS[5, 0] = STARTS[5, 2] = 1
+# the same, but envs 1 and 2 go on with the episodes they were in before step 0
+CARRIED = STARTS.clone()
+CARRIED[0, 1:] = 0
 
 
 def _torso(kind, **overrides):
@@ -45,10 +48,14 @@ def test_initial_state_is_zero(kind, n_state):
         assert s.shape == (2, 3, 5) and not s.any()
 
 
+@pytest.mark.parametrize("starts", [STARTS, CARRIED], ids=["all-start", "carried"])
+@pytest.mark.parametrize("with_state", [True, False])
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_bptt_equals_the_step_by_step_unroll(kind):
+def test_bptt_equals_the_step_by_step_unroll(kind, with_state, starts):
     """Features, final state and every parameter's gradient of a loss on all features agree
-    with the step-by-step reference (float32 tolerance: different kernels, same math)."""
+    with the step-by-step reference (float32 tolerance: different kernels, same math), from the
+    one call over every env's segments: packed where the final state is wanted, padded where
+    not (``with_state=False``, and the state comes back empty)."""
     torso = _torso(kind)
     obs = torch.randn(6, 3, 3)
     state = tuple(torch.randn_like(s) for s in torso.initial_state(3))  # a carried-in state
@@ -56,16 +63,20 @@ def test_bptt_equals_the_step_by_step_unroll(kind):
 
     def run(unroll):
         torso.zero_grad()
-        features, final = unroll(torso, obs, state, STARTS)
+        features, final = unroll(torso, obs, state, starts)
         (features * weights).sum().backward()
         grads = {n: p.grad.clone() for n, p in torso.named_parameters()}
         return features.detach(), [s.detach() for s in final], grads
 
-    features, final, grads = run(lambda t, *args: t.unroll(*args))
+    features, final, grads = run(lambda t, *args: t.unroll(*args, with_state=with_state))
     ref_features, ref_final, ref_grads = run(_step_by_step)
     torch.testing.assert_close(features, ref_features)
-    for s, ref in zip(final, ref_final, strict=True):
-        torch.testing.assert_close(s, ref)
+    assert features.is_contiguous()  # the heads' products see one layout on every path
+    if with_state:
+        for s, ref in zip(final, ref_final, strict=True):
+            torch.testing.assert_close(s, ref)
+    else:
+        assert final == []
     for name, grad in grads.items():
         assert grad.abs().sum() > 0, name
         torch.testing.assert_close(grad, ref_grads[name], msg=name)
