@@ -32,10 +32,8 @@ from torch.nn import functional as F
 
 from rlkit.approximators import build_torso
 from rlkit.approximators.base import ACTIVATIONS, orthogonal_init
-from rlkit.approximators.cnn import CNN
 from rlkit.approximators.linear import LinearFeatures
 from rlkit.approximators.mlp import MLP
-from rlkit.approximators.multi_input import entry_tensor
 from rlkit.config import ApproximatorConfig
 from rlkit.core.aligned import to_tensor
 from rlkit.core.observations import PackedObservations, network_observation_space
@@ -235,58 +233,21 @@ class Discriminator(nn.Module):
         self.torso = build_torso(self.space, config)
         if not isinstance(self.torso, (MLP, LinearFeatures)) or self.torso.multi_input is None:
             raise ConfigError(f"approximator '{config.type}' cannot be a discriminator's torso")
-        encoder = self.torso.multi_input
-        self.entries = self.space.entries
-        # the width of each entry in x, and the CNN that reads it for frames
-        self.widths: list[int] = []
-        for i, entry in enumerate(self.entries):
-            if entry.kind == "frames":
-                self.widths.append(int(np.prod(encoder.cnns[str(i)].feature_shapes[0])))
-            elif entry.kind == "discrete":
-                self.widths.append(int(entry.space.n))
-            elif entry.kind == "multi_discrete":
-                self.widths.append(int(np.sum(entry.space.nvec)))
-            else:  # box, binary
-                self.widths.append(int(np.prod(entry.shape, dtype=np.int64)))
-        self.in_dim = sum(self.widths)
+        self.encoder = self.torso.multi_input
+        self.in_dim = self.encoder.in_dim
         self.logit = orthogonal_init(nn.Linear(self.torso.out_dim, 1), gain=1.0)
-
-    def _cnn(self, i: int) -> CNN:
-        return self.torso.multi_input.cnns[str(i)]
 
     def inputs(self, rows: torch.Tensor) -> torch.Tensor:
         """Packed rows (N, nbytes) uint8 -> x (N, in_dim) float32, the entries side by side:
         one-hot ids (one code per MultiDiscrete component), Box and MultiBinary values, frames
-        as the CNN reads them ((C, H, W), uint8 scaled to [0, 1]) flattened."""
-        parts = []
-        for i, entry in enumerate(self.entries):
-            values = entry_tensor(rows, entry)
-            if entry.kind == "frames":
-                parts.append(self._cnn(i).inputs(values).flatten(1))
-            elif entry.kind == "discrete":
-                parts.append(F.one_hot(values, int(entry.space.n)).float())
-            elif entry.kind == "multi_discrete":
-                ids = values.reshape(len(rows), -1)
-                nvec = np.asarray(entry.space.nvec).reshape(-1)
-                parts.append(torch.cat([F.one_hot(ids[:, j], int(n)).float()
-                                        for j, n in enumerate(nvec)], dim=1))
-            else:  # box, binary
-                parts.append(values.reshape(len(rows), -1).float())
-        return torch.cat(parts, dim=1)
+        as the CNN reads them ((C, H, W), uint8 scaled to [0, 1]) flattened (the multi-input
+        encoder's codes)."""
+        return self.encoder.inputs(rows)
 
     def logits_from_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, in_dim) float, as :meth:`inputs` gives it -> logits l(x) (N,): frames through
         the CNN, the encoding through the torso's layers, then the logit."""
-        features = []
-        pieces = x.split(self.widths, dim=1)
-        for i, (entry, part) in enumerate(zip(self.entries, pieces, strict=True)):
-            if entry.kind == "frames":
-                cnn = self._cnn(i)
-                features.append(cnn.encode_inputs(part.reshape(len(x),
-                                                               *cnn.feature_shapes[0])))
-            else:
-                features.append(part)
-        h = torch.cat(features, dim=1) if len(features) > 1 else features[0]
+        h = self.encoder.encode_inputs(x)
         if isinstance(self.torso, MLP):
             h = self.torso.encode_inputs(h)
         return self.logit(h).squeeze(-1)

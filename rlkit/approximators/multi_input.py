@@ -44,19 +44,26 @@ def frames_config(config: ApproximatorConfig) -> ApproximatorConfig:
 
 
 class MultiInput(nn.Module):
-    """Packed rows (N, nbytes) -> features (N, out_dim) (see the module docstring)."""
+    """Packed rows (N, nbytes) -> features (N, out_dim) (see the module docstring).
+
+    Like the torsos it splits in two: :meth:`inputs` gives each entry's float code side by
+    side (frames as their CNN reads them, flattened; ids one-hot), :meth:`encode_inputs` the
+    features of such codes. A gradient penalty differentiates by the codes (a GAN's
+    discriminator), never by the packed bytes."""
 
     def __init__(self, space: PackedObservations, config: ApproximatorConfig) -> None:
         super().__init__()
         self.entries = space.entries
         cnn_config = frames_config(config)
         self.cnns = nn.ModuleDict()
-        sizes = []
+        sizes, widths = [], []
         for i, entry in enumerate(self.entries):
             if entry.kind == "frames":
                 cnn = self.cnns[str(i)] = CNN(entry.space, cnn_config)
                 sizes.append(cnn.out_dim)
-            elif entry.kind == "discrete":
+                widths.append(int(np.prod(cnn.feature_shapes[0])))
+                continue
+            if entry.kind == "discrete":
                 sizes.append(int(entry.space.n))
             elif entry.kind == "multi_discrete":
                 nvec = np.asarray(entry.space.nvec, dtype=np.int64).reshape(-1)
@@ -66,21 +73,47 @@ class MultiInput(nn.Module):
                 sizes.append(int(nvec.sum()))
             else:  # box, binary
                 sizes.append(int(np.prod(entry.shape, dtype=np.int64)))
+            widths.append(sizes[-1])
         self.out_dim = sum(sizes)
+        self.input_widths = widths
+        """each entry's width in :meth:`inputs`' codes"""
+        self.in_dim = sum(widths)
 
-    def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        parts = []
+    def _codes(self, rows: torch.Tensor) -> list[torch.Tensor]:
+        """Each entry's float code: frames as their CNN reads them ((C, H, W), scaled), ids
+        one-hot (one code per MultiDiscrete component, side by side), values as floats."""
+        codes = []
         for i, entry in enumerate(self.entries):
             values = entry_tensor(rows, entry)
             if entry.kind == "frames":
-                parts.append(self.cnns[str(i)](values))
+                codes.append(self.cnns[str(i)].inputs(values))
             elif entry.kind == "discrete":
-                parts.append(nn.functional.one_hot(values, int(entry.space.n)).float())
+                codes.append(nn.functional.one_hot(values, int(entry.space.n)).float())
             elif entry.kind == "multi_discrete":
                 columns = values.reshape(len(rows), -1) + getattr(self, f"starts_{i}")
                 size = int(np.sum(entry.space.nvec))
-                parts.append(torch.zeros(len(rows), size, device=rows.device)
+                codes.append(torch.zeros(len(rows), size, device=rows.device)
                              .scatter_(1, columns, 1.0))
             else:  # box, binary
-                parts.append(values.reshape(len(rows), -1).float())
+                codes.append(values.reshape(len(rows), -1).float())
+        return codes
+
+    def _features(self, codes: list[torch.Tensor]) -> torch.Tensor:
+        parts = [self.cnns[str(i)].encode_inputs(code) if entry.kind == "frames" else code
+                 for i, (entry, code) in enumerate(zip(self.entries, codes, strict=True))]
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self._features(self._codes(rows))
+
+    def inputs(self, rows: torch.Tensor) -> torch.Tensor:
+        """Packed rows (N, nbytes) -> the entries' codes flattened side by side (N, in_dim)."""
+        return torch.cat([code.flatten(1) for code in self._codes(rows)], dim=1)
+
+    def encode_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes (N, in_dim), as :meth:`inputs` gives them -> features (N, out_dim)."""
+        codes = list(x.split(self.input_widths, dim=1))
+        for i, entry in enumerate(self.entries):
+            if entry.kind == "frames":
+                codes[i] = codes[i].reshape(len(x), *self.cnns[str(i)].feature_shapes[0])
+        return self._features(codes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +17,19 @@ from rlkit.training.environment import make_env, make_vec_env
 from rlkit.training.trainable import Trainable
 
 EVAL_SEED_OFFSET = 1_000_000  # eval episodes never share seeds with training envs
+
+
+def policy_actions(agent: Trainable, obs: Any, infos: dict[str, Any], n_envs: int,
+                   state: tuple | None = None, deterministic: bool = True) -> tuple[Any, tuple]:
+    """The agent's actions for ``n_envs`` envs' observations (one env's: ``n_envs`` 1), given
+    the env's action masks where ``infos`` holds them (an agent that masks nothing, SB3's, is
+    never handed any), and a memory torso's state after them (``state`` None: every episode
+    starts afresh; an agent without memory returns the empty state)."""
+    masks = action_masks_of(infos, n_envs)
+    extra = {} if masks is None else {"action_masks": masks}
+    if agent.has_memory:
+        return agent.predict(obs, deterministic, state, np.zeros(n_envs), **extra)
+    return agent.predict(obs, deterministic=deterministic, **extra), ()
 
 
 def evaluate(
@@ -39,15 +53,8 @@ def evaluate(
         networks = [m for m in agent.modules().values() if isinstance(m, torch.nn.Module)]
         with eval_mode(*networks):  # once for the loop: predict's own then costs nothing
             while running.any():
-                # the env's action masks, where it gives them (an agent without masking,
-                # SB3's, is never handed any)
-                masks = action_masks_of(infos, n_episodes)
-                extra = {} if masks is None else {"action_masks": masks}
-                if agent.has_memory:
-                    actions, state = agent.predict(obs, deterministic, state,
-                                                   np.zeros(n_episodes), **extra)
-                else:
-                    actions = agent.predict(obs, deterministic=deterministic, **extra)
+                actions, state = policy_actions(agent, obs, infos, n_episodes, state,
+                                                deterministic)
                 obs, rewards, terminated, truncated, infos = env.step(actions)
                 returns += rewards * running
                 lengths += running
@@ -81,14 +88,11 @@ def record_video(agent: Trainable, video_dir: str | Path, n_episodes: int, seed:
         env, str(video_dir), episode_trigger=lambda _: True, disable_logger=True
     )
     for episode in range(n_episodes):
-        obs, _ = env.reset(seed=seed + episode)
+        obs, info = env.reset(seed=seed + episode)
         done, state = False, None
         while not done:
-            if agent.has_memory:
-                action, state = agent.predict(obs, True, state, np.zeros(1))
-            else:
-                action = agent.predict(obs)
-            obs, _, terminated, truncated, _ = env.step(action)
+            action, state = policy_actions(agent, obs, info, 1, state)
+            obs, _, terminated, truncated, info = env.step(action)
             done = terminated or truncated
     env.close()
     return video_dir

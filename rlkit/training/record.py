@@ -19,9 +19,9 @@ import torch
 
 from rlkit.core.demonstrations import Episode, write_minari
 from rlkit.core.modes import eval_mode
-from rlkit.core.rollout import action_masks_of
 from rlkit.errors import RlkitError
 from rlkit.training.environment import make_env
+from rlkit.training.evaluation import policy_actions
 from rlkit.training.trainable import Trainable
 
 RECORD_SEED_OFFSET = 2_000_000
@@ -52,16 +52,7 @@ def play_episodes(agent: Trainable, env: gym.Env, n_episodes: int, seed: int,
             obs, info = env.reset(seed=seed + i)
             episode, state, done = Episode([obs], seed=seed + i), None, False
             while not done:
-                # the env's mask, read as a one-env vector env's (a mask allowing nothing
-                # allows everything); an env without masks hands the agent none
-                masks = (action_masks_of({"action_mask": info["action_mask"]}, 1)
-                         if "action_mask" in info else None)
-                extra = {} if masks is None else {"action_masks": masks}
-                if agent.has_memory:  # state None: a fresh state at the episode's start
-                    action, state = agent.predict(obs, deterministic, state, np.zeros(1),
-                                                  **extra)
-                else:
-                    action = agent.predict(obs, deterministic=deterministic, **extra)
+                action, state = policy_actions(agent, obs, info, 1, state, deterministic)
                 obs, reward, terminated, truncated, info = env.step(action)
                 episode.step(action, obs, float(reward), terminated, truncated)
                 done = terminated or truncated
