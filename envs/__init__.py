@@ -21,6 +21,9 @@ Importing :mod:`rlkit.envs` registers:
 * ``rlkit/GoalGrid-v0`` and ``rlkit/GoalImage-v0`` (:mod:`rlkit.envs.goals`): Dict
   observations, a goal to reach on a 5x5 grid: ``{position, goal}`` vectors, or the agent seen
   in a small image with the goal as a vector beside it (optimum 0.85).
+* ``rlkit/CartPoleFixedHorizon-v0``: :class:`~rlkit.envs.fixed_horizon.CartPoleFixedHorizonEnv`,
+  CartPole for imitation learning: never terminated, always 500 steps, reward 1 while the pole
+  is up and the cart on the track, else 0 (the episode length cannot leak the reward).
 
 Use them with ``gymnasium.make("rlkit/Rooms-v0")`` or ``gymnasium.make_vec(...)``.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 import gymnasium
 
 from .chain import ChainEnv
+from .fixed_horizon import CartPoleFixedHorizonEnv
 from .goals import GoalGridEnv, GoalImageEnv
 from .keypad import KeypadEnv
 from .memory import CartPoleNoVelEnv, PendulumNoVelEnv, RecallEnv, TMazeEnv
@@ -37,9 +41,9 @@ from .pixels import PixelGridEnv
 from .random_walk import RandomWalkEnv
 from .rooms import RoomsEnv
 
-__all__ = ["CartPoleNoVelEnv", "ChainEnv", "GoalGridEnv", "GoalImageEnv", "KeypadEnv",
-           "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv", "RecallEnv", "RoomsEnv",
-           "TMazeEnv"]
+__all__ = ["CartPoleFixedHorizonEnv", "CartPoleNoVelEnv", "ChainEnv", "GoalGridEnv",
+           "GoalImageEnv", "KeypadEnv", "PendulumNoVelEnv", "PixelGridEnv", "RandomWalkEnv",
+           "RecallEnv", "RoomsEnv", "TMazeEnv"]
 
 # Entry points are strings (not the classes) so that subprocesses, e.g. of
 # ``gymnasium.make_vec(..., vectorization_mode="async")``, import the module themselves.
@@ -56,6 +60,8 @@ _ENVS: dict[str, tuple[str, int | None]] = {
     "rlkit/Keypad-v0": ("rlkit.envs.keypad:KeypadEnv", None),  # truncates itself (16 steps)
     "rlkit/GoalGrid-v0": ("rlkit.envs.goals:GoalGridEnv", None),  # truncates itself (4 size)
     "rlkit/GoalImage-v0": ("rlkit.envs.goals:GoalImageEnv", None),
+    # never terminates: the TimeLimit ends every episode at step 500
+    "rlkit/CartPoleFixedHorizon-v0": ("rlkit.envs.fixed_horizon:CartPoleFixedHorizonEnv", 500),
 }
 
 _KWARGS: dict[str, dict] = {"rlkit/Switches-v0": {"binary": True}}

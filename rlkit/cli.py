@@ -78,8 +78,12 @@ def cli() -> None:
               help="Demonstrations for an agent that learns from them: a Minari dataset's "
                    "folder (`rlkit record` writes one) or the id of one in Minari's local root "
                    "(sets the config key demos).")
+@click.option("--expert", metavar="RUN",
+              help="The expert of an agent that asks one (dagger): a run directory or "
+                   "checkpoint of an agent trained on the same env (sets the config key "
+                   "expert).")
 def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, device,
-          resume_dir, wandb_mode, runs_dir, progress, capture_video, demos) -> None:
+          resume_dir, wandb_mode, runs_dir, progress, capture_video, demos, expert) -> None:
     """Train ALGO on the Gymnasium environment ENV_ID."""
     import rlkit
     from rlkit.config import parse_set
@@ -87,18 +91,20 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
     from rlkit.training.registry import agent_class, agent_names
 
     cls = agent_class(algo)  # unknown algorithm: fail before anything else
-    if demos is not None and not _learns_from_demos(cls):
-        takers = [name for name in agent_names() if _learns_from_demos(agent_class(name))]
-        use = f"; use {', '.join(takers)}" if takers else ""
-        raise RlkitError(f"{algo} does not learn from demonstrations (--demos){use}")
+    for key, value, what in (("demos", demos, "learn from demonstrations"),
+                             ("expert", expert, "ask an expert")):
+        if value is not None and not _has_key(cls, key):
+            takers = [name for name in agent_names() if _has_key(agent_class(name), key)]
+            use = f"; use {', '.join(takers)}" if takers else ""
+            raise RlkitError(f"{algo} does not {what} (--{key}){use}")
     wandb_mode = wandb_mode or default_wandb_mode()
     if resume_dir is not None:
         if config_file or set_items or seed is not None or n_envs is not None or device:
             raise RlkitError("--resume continues a run with its saved config; drop --config, "
                              "--set, --seed, --n-envs and --device")
-        if demos is not None:
+        if demos is not None or expert is not None:
             raise RlkitError("--resume continues a run with its saved config (its "
-                             "demonstrations included); drop --demos")
+                             "demonstrations and expert included); drop --demos and --expert")
         agent = rlkit.load(resume_dir)
         if (agent.name, agent.env_id) != (algo, env_id):
             raise RlkitError(f"run '{resume_dir}' is {agent.name} on {agent.env_id}, "
@@ -119,8 +125,9 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
                 overrides[key] = value
         if seed is not None:  # --seed wins over --set seed=...
             overrides["seed"] = seed
-        if demos is not None:  # a folder as an absolute path: --resume from elsewhere finds it
-            overrides["demos"] = str(Path(demos).resolve()) if Path(demos).exists() else demos
+        for key, value in (("demos", demos), ("expert", expert)):
+            if value is not None:  # a folder as an absolute path: --resume from elsewhere
+                overrides[key] = str(Path(value).resolve()) if Path(value).exists() else value
         agent = rlkit.make(algo, env_id, config_file=config_file, **overrides)
         run_dir = _run_dir(runs_dir, algo, env_id, agent.config.seed)
         budget = agent.config.total_timesteps
@@ -136,11 +143,12 @@ def train(algo, env_id, config_file, set_items, seed, total_timesteps, n_envs, d
           f"{result.global_step} steps in {_duration(result.wall_time)} | run: {run_dir}")
 
 
-def _learns_from_demos(cls: type) -> bool:
-    """Whether agent class ``cls`` takes demonstrations: its Config has a ``demos`` key."""
+def _has_key(cls: type, key: str) -> bool:
+    """Whether agent class ``cls``'s Config has ``key`` (``demos``: it takes demonstrations;
+    ``expert``: it asks an expert)."""
     from dataclasses import fields
 
-    return any(f.name == "demos" for f in fields(cls.Config))
+    return any(f.name == key for f in fields(cls.Config))
 
 
 @cli.command("record")

@@ -318,6 +318,29 @@ def interrupt_and_resume(tmp_path, signal_during_update):
     return run
 
 
+EXPERTS = Path(__file__).parent / "data" / "experts"
+
+
+@pytest.fixture(scope="session")
+def cartpole_expert() -> Path:
+    """An expert for the imitation agents: rlkit's tuned PPO on CartPole-v1 as `rlkit train
+    ppo CartPole-v1` wrote it (seed 0, 99,840 steps, 2026-12-07; 500 on every evaluation),
+    shipped so that no test depends on how PPO trains on the machine it runs on."""
+    return EXPERTS / "ppo_cartpole.pt"
+
+
+@pytest.fixture(scope="session")
+def cartpole_demos(tmp_path_factory, cartpole_expert) -> str:
+    """10 deterministic episodes of :func:`cartpole_expert` (all 500 long), as `rlkit record
+    EXPERT --episodes 10 --out DIR` writes them."""
+    from rlkit.training.record import record
+
+    out = tmp_path_factory.mktemp("demos") / "cartpole"
+    recording = record(cartpole_expert, 10, out)
+    assert (recording.returns == 500).all()
+    return str(out)
+
+
 @pytest.fixture
 def learns(request):
     """``learns(algo, env_id, seed=, bar=, budget=None, **switches) -> agent``: a learning test.

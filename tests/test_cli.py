@@ -282,5 +282,35 @@ def test_demos_sets_the_config_key_of_an_agent_that_takes_it(demo_agent, tmp_pat
     code, err = run_in_process(capsys, "train", "demo_taker", "CartPole-v1", "--resume", "run",
                                "--demos", "demos")
     assert code == 2 and err.strip() == ("error: --resume continues a run with its saved "
-                                         "config (its demonstrations included); drop --demos")
+                                         "config (its demonstrations and expert included); "
+                                         "drop --demos and --expert")
     assert demo_agent == []
+
+
+def test_expert_on_an_agent_that_asks_none_is_one_line(capsys):
+    code, err = run_in_process(capsys, "train", "ppo", "CartPole-v1", "--expert", "runs/x")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ppo does not ask an expert (--expert); use "), err
+    assert "dagger" in err and "maxent_irl" in err
+
+
+def test_record_then_each_imitation_agent_trains_from_the_command_line(
+        cartpole_expert, tmp_path, monkeypatch, capsys):
+    """The acceptance flows at tiny budgets: `rlkit record`, then `rlkit train bc|gail|airl
+    ENV --demos DIR`, and `rlkit train dagger ENV --expert RUN`, each ending on its line."""
+    monkeypatch.chdir(tmp_path)
+    code, _ = run_in_process(capsys, "record", str(cartpole_expert), "--episodes", "2",
+                             "--out", "demos")
+    assert code in (0, None)
+    small = ["--no-progress", "--wandb-mode", "disabled", "--set", "eval_episodes=1"]
+    for algo, extra in (("bc", ["--demos", "demos", "--total-timesteps", "20"]),
+                        ("gail", ["--demos", "demos", "--total-timesteps", "256",
+                                  "--set", "bc_warm_start=5"]),
+                        ("airl", ["--demos", "demos", "--total-timesteps", "256"]),
+                        ("dagger", ["--expert", str(cartpole_expert), "--total-timesteps", "500",
+                                    "--set", "round_steps=250"])):
+        code, err = run_in_process(capsys, "train", algo, "CartPole-v1", *extra, *small)
+        assert code in (0, None), err
+    out = capsys.readouterr().out
+    runs = sorted(path.name.split("-")[0] for path in (tmp_path / "runs").iterdir())
+    assert runs == ["airl", "bc", "dagger", "gail"], (runs, out)

@@ -28,9 +28,33 @@ def leaves(tree: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
+NEEDS_DEMOS = ("bc", "gail", "airl")
+
+
+def random_demos(env_id: str, path: Path) -> str:
+    """Two 5-step episodes of random actions: a dataset with the env's spaces."""
+    import gymnasium as gym
+
+    from rlkit.core.demonstrations import Episode, write_minari
+
+    env = gym.make(env_id)
+    episodes = []
+    for seed in (0, 1):
+        obs, _ = env.reset(seed=seed)
+        episode = Episode([obs])
+        for _ in range(5):
+            action = env.action_space.sample()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            episode.step(action, obs, reward, terminated, truncated)
+        episodes.append(episode)
+    return str(write_minari(path, episodes, env.observation_space, env.action_space))
+
+
 @pytest.mark.parametrize("algo, env", ENTRIES, ids=[f"{a}-{e}" for a, e in ENTRIES])
-def test_every_tuned_entry_is_a_valid_config_for_its_agent_and_env(algo, env):
-    agent = rlkit.make(algo, REPRESENTATIVE.get(env, env), seed=0)
+def test_every_tuned_entry_is_a_valid_config_for_its_agent_and_env(algo, env, tmp_path):
+    env_id = REPRESENTATIVE.get(env, env)
+    demos = {"demos": random_demos(env_id, tmp_path / "demos")} if algo in NEEDS_DEMOS else {}
+    agent = rlkit.make(algo, env_id, seed=0, **demos)
     assert_entry_reaches_the_agent(packaged_config(algo)["envs"][env], agent)
 
 

@@ -238,6 +238,11 @@ class ActorCritic(nn.Module):
         None for torsos without one."""
         return auxiliary_loss([self.actor_torso, self.critic_torso])
 
+    def distribution(self, obs: torch.Tensor,
+                     action_masks: torch.Tensor | None = None) -> Distribution:
+        """pi(.|s) of a batch of observations, without touching the critic."""
+        return self.policy(self.actor_torso(obs), action_masks)
+
     def sample(self, obs: torch.Tensor, action_masks: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """a ~ pi(.|s); returns (actions, log pi(a|s)) without touching the critic.

@@ -218,8 +218,10 @@ class RolloutBuffer:
     ) -> None:
         """Fill ``advantages`` (GAE) and ``returns = advantages + values`` (TD(lambda) targets).
 
-        ``last_values`` is V of the observation after the last stored step (the bootstrap).
+        ``last_values`` is V of the observation after the last stored step (the bootstrap),
+        kept for :meth:`recompute_returns_and_advantages`.
         """
+        self.last_values = np.array(last_values, copy=True)
         next_values = np.concatenate([self.values[1:], last_values[None]], axis=0)
         self.advantages[:] = gae_advantages(
             self.rewards,
@@ -231,6 +233,11 @@ class RolloutBuffer:
             gae_lambda,
         )
         self.returns[:] = self.advantages + self.values
+
+    def recompute_returns_and_advantages(self, gamma: float, gae_lambda: float) -> None:
+        """Advantages and returns again, after ``rewards`` changed (an imitation agent puts
+        its learned rewards in place of the env's): V and the bootstrap stay as collected."""
+        self.compute_returns_and_advantages(self.last_values, gamma, gae_lambda)
 
     def reset(self) -> None:
         self.pos = 0

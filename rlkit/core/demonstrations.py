@@ -428,3 +428,20 @@ def load_demonstrations(
                           terminated=terminated, truncated=truncated, returns=returns,
                           lengths=lengths, observation_space=obs_space, action_space=act_space,
                           env_id=env_id, metadata=metadata)
+
+
+def require_demonstrations(
+    source: str | Path | None,
+    observation_space: gym.Space,
+    action_space: gym.Space,
+    algo: str,
+    n_episodes: int | None = None,
+) -> Demonstrations:
+    """:func:`load_demonstrations` for an agent that cannot learn without them: a one-line
+    error when ``source`` is None, and the first ``n_episodes`` episodes when that is given."""
+    if source is None:
+        raise DemonstrationsError(f"{algo} learns from demonstrations: pass --demos DIR (a "
+                                  f"Minari dataset; `rlkit record RUN --episodes N --out DIR` "
+                                  f"writes one from a trained agent)")
+    demos = load_demonstrations(source, observation_space, action_space)
+    return demos if n_episodes is None else demos.take_episodes(n_episodes)

@@ -163,7 +163,8 @@ def action_masks_of(infos: dict[str, Any], n_envs: int) -> np.ndarray | None:
     return masks | ~(present & masks.any(axis=1))[:, None]
 
 
-def _tensor(masks: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+def mask_tensor(masks: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    """Action masks (n_envs, n) bool as a tensor on ``device``; None stays None."""
     return None if masks is None else torch.as_tensor(masks, device=device)
 
 
@@ -222,6 +223,17 @@ def to_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
     return actions
 
 
+def from_env_actions(actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
+    """Actions as an env takes them (an expert's, a dataset's) -> as the policy's distribution
+    scores them: Discrete and MultiDiscrete ids counted from 0 (int64), Box and MultiBinary
+    values as float32. The inverse of :func:`to_env_actions` inside a Box's bounds."""
+    actions = np.asarray(actions)
+    if isinstance(action_space, gym.spaces.Box | gym.spaces.MultiBinary):
+        return actions.astype(np.float32)
+    start = np.asarray(action_space.start, dtype=np.int64)
+    return actions.astype(np.int64) - start
+
+
 def collect_rollout(
     runner: EnvRunner,
     buffer: RolloutBuffer,
@@ -250,10 +262,11 @@ def collect_rollout(
             obs = preprocess(runner.obs)
             masks = runner.action_masks()
             if shared:
-                actions, values, log_probs = policy.act(obs, _tensor(masks, obs.device))
+                actions, values, log_probs = policy.act(obs, mask_tensor(masks, obs.device))
                 values = values.cpu().numpy()
             else:
-                (actions, log_probs), values = policy.sample(obs, _tensor(masks, obs.device)), 0.0
+                actions, log_probs = policy.sample(obs, mask_tensor(masks, obs.device))
+                values = 0.0
             actions = actions.cpu().numpy()
             step = runner.step(to_env_actions(actions, action_space))
             buffer.add(
@@ -307,7 +320,7 @@ def collect_with_memory(
             starts, masks = runner.episode_start, runner.action_masks()
             actions, log_probs, state = policy.step(
                 obs, state, torch.as_tensor(starts, device=device),
-                action_masks=_tensor(masks, device))
+                action_masks=mask_tensor(masks, device))
             actions = actions.cpu().numpy()
             step = runner.step(to_env_actions(actions, action_space))
             buffer.add(obs.cpu().numpy(), actions, step.rewards, step.terminated, step.truncated,

@@ -1,8 +1,9 @@
 """A run's life: the agent base class, the training loop, evaluation, checkpoints, faults,
 metrics and env construction.
 
-* :mod:`~rlkit.training.agent`: ``Agent`` and ``RolloutAgent``, what every file in ``agents/``
-  subclasses (acting, predict, save, ``learn``), and :mod:`~rlkit.training.trainable`, the
+* :mod:`~rlkit.training.agent`: ``Agent``, ``PolicyAgent`` (acts by an actor-critic's pi) and
+  ``RolloutAgent`` (learns from its rollouts), what every file in ``agents/`` subclasses
+  (acting, predict, save, ``learn``), and :mod:`~rlkit.training.trainable`, the
   part of it the loop and the evaluation use;
 * :mod:`~rlkit.training.loop`: ``train``, one function per phase of a run;
 * :mod:`~rlkit.training.evaluation` (deterministic episodes, video),

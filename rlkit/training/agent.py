@@ -247,20 +247,30 @@ class Agent:
         batch = obs[None] if single else obs
         masks = None if action_masks is None else torch.as_tensor(
             np.asarray(action_masks, dtype=bool).reshape(len(batch), -1), device=self.device)
-        networks = [m for m in self.modules().values() if isinstance(m, torch.nn.Module)]
-        with torch.inference_mode(), eval_mode(*networks), self.own_randomness():
-            if self.has_memory:
-                if state is None:
-                    state, episode_start = self.initial_state(len(batch)), np.ones(len(batch))
-                starts = np.zeros(len(batch)) if episode_start is None else episode_start
-                starts = torch.as_tensor(np.atleast_1d(starts), device=self.device).bool()
-                actions, state = self.act_with_memory(
-                    self.preprocess(batch), state, starts, deterministic, masks)
-            else:
-                actions = self.act(self.preprocess(batch), deterministic, masks)
+        if not self.has_memory:
+            actions = self.act_on_rows(batch, deterministic, masks)
+            return actions[0] if single else actions
+        with torch.inference_mode(), eval_mode(*self.networks()), self.own_randomness():
+            if state is None:
+                state, episode_start = self.initial_state(len(batch)), np.ones(len(batch))
+            starts = np.zeros(len(batch)) if episode_start is None else episode_start
+            starts = torch.as_tensor(np.atleast_1d(starts), device=self.device).bool()
+            actions, state = self.act_with_memory(
+                self.preprocess(batch), state, starts, deterministic, masks)
         actions = to_env_actions(actions.cpu().numpy(), self.action_space)
-        actions = actions[0] if single else actions
-        return (actions, state) if self.has_memory else actions
+        return (actions[0] if single else actions), state
+
+    def networks(self) -> list[torch.nn.Module]:
+        return [m for m in self.modules().values() if isinstance(m, torch.nn.Module)]
+
+    def act_on_rows(self, rows: np.ndarray, deterministic: bool = True,
+                    action_masks: torch.Tensor | None = None) -> np.ndarray:
+        """Actions, as the env takes them, for a batch of observation rows as the core stores
+        them (packed where the agent packs); an agent without memory only (an expert labelling
+        states, ``predict``)."""
+        with torch.inference_mode(), eval_mode(*self.networks()), self.own_randomness():
+            actions = self.act(self.preprocess(rows), deterministic, action_masks)
+        return to_env_actions(actions.cpu().numpy(), self.action_space)
 
     # --- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -313,24 +323,13 @@ class Agent:
         return ckpt.save_checkpoint(self.state_dict(), path)
 
 
-class RolloutAgent(Agent):
-    """An actor-critic agent (``self.policy``, ``self.optimizer``) that learns from rollouts.
-
-    PPO and A2C differ only in ``setup`` details and their ``update``; acting, collecting
-    n-step rollouts into ``self.buffer`` and what to checkpoint are these few lines. REINFORCE
-    collects whole episodes instead (its own ``collect``) and adds its value optimizer.
-    """
+class PolicyAgent(Agent):
+    """An agent that acts by ``self.policy``, an :class:`~rlkit.approximators.heads.ActorCritic`
+    (its pi; V where the agent learns one): sampling, the mode, and a memory torso's state."""
 
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (
         gym.spaces.Discrete, gym.spaces.Box, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
     packs_observations = True
-
-    @property
-    def steps_per_collect(self) -> int:
-        return self.config.n_steps * self.config.n_envs
-
-    def modules(self) -> dict[str, Any]:
-        return {"policy": self.policy, "optimizer": self.optimizer}
 
     def act(self, obs: torch.Tensor, deterministic: bool = False,
             action_masks: torch.Tensor | None = None) -> torch.Tensor:
@@ -351,6 +350,22 @@ class RolloutAgent(Agent):
     ) -> tuple[torch.Tensor, tuple]:
         actions, _, state = self.policy.step(obs, state, starts, deterministic, action_masks)
         return actions, state
+
+
+class RolloutAgent(PolicyAgent):
+    """An actor-critic agent (``self.policy``, ``self.optimizer``) that learns from rollouts.
+
+    PPO and A2C differ only in ``setup`` details and their ``update``; acting, collecting
+    n-step rollouts into ``self.buffer`` and what to checkpoint are these few lines. REINFORCE
+    collects whole episodes instead (its own ``collect``) and adds its value optimizer.
+    """
+
+    @property
+    def steps_per_collect(self) -> int:
+        return self.config.n_steps * self.config.n_envs
+
+    def modules(self) -> dict[str, Any]:
+        return {"policy": self.policy, "optimizer": self.optimizer}
 
     def collect(self) -> None:
         cfg = self.config

@@ -187,7 +187,7 @@ def _plan_budget(agent: Trainable, total_timesteps: int | None) -> None:
         raise ConfigError(f"total_timesteps must be >= 1, got {total_timesteps}")
     if total_timesteps is not None or not agent.can_collect:
         agent.end_step = agent.global_step + (total_timesteps or agent.config.total_timesteps)
-    if not agent.can_collect and agent.end_step > agent.global_step:
+    if agent.global_step < agent.end_step < agent.global_step + agent.steps_per_collect:
         print(f"note: {agent.end_step - agent.global_step} steps are less than one "
               f"{agent.name} iteration ({agent.steps_per_collect} steps); nothing is trained")
 

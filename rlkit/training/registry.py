@@ -25,6 +25,10 @@ _AGENTS: dict[str, str] = {
     "expected_sarsa": "rlkit.agents.tabular:ExpectedSarsa",
     "td0": "rlkit.agents.tabular:TD0",
     "maxent_irl": "rlkit.agents.maxent_irl:MaxEntIRL",
+    "bc": "rlkit.agents.bc:BC",
+    "dagger": "rlkit.agents.dagger:DAgger",
+    "gail": "rlkit.agents.gail:GAIL",
+    "airl": "rlkit.agents.airl:AIRL",
 }
 
 

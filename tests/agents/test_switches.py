@@ -58,15 +58,16 @@ POLICY_GRADIENT = {
     "anneal_lr": "agents/test_switches.py::test_anneal_lr_decays_the_step_size",
     "share_torso": "agents/test_switches.py::test_share_torso_gives_pi_and_v_one_torso",
 }
+PPO_SWITCHES = {  # PPO's, and GAIL's and AIRL's (their update is PPO's)
+    **POLICY_GRADIENT,
+    "anneal_clip_range": "agents/test_ppo.py::test_anneal_clip_range_narrows_the_clip",
+    "clip_range_vf": "agents/test_ppo.py::test_value_clipping_in_update",
+    "normalize_advantage":
+        "agents/test_ppo.py::test_advantage_normalization_scales_the_policy_gradient",
+    "target_kl": "agents/test_ppo.py::test_target_kl_stops_the_epochs_early",
+}
 SWITCHES: dict[str, dict[str, str]] = {
-    "ppo": {
-        **POLICY_GRADIENT,
-        "anneal_clip_range": "agents/test_ppo.py::test_anneal_clip_range_narrows_the_clip",
-        "clip_range_vf": "agents/test_ppo.py::test_value_clipping_in_update",
-        "normalize_advantage":
-            "agents/test_ppo.py::test_advantage_normalization_scales_the_policy_gradient",
-        "target_kl": "agents/test_ppo.py::test_target_kl_stops_the_epochs_early",
-    },
+    "ppo": PPO_SWITCHES,
     "a2c": {
         **POLICY_GRADIENT,
         "optimizer": "agents/test_a2c.py::test_optimizer_key_picks_the_update_rule",
@@ -97,6 +98,29 @@ SWITCHES: dict[str, dict[str, str]] = {
         "optimizer": "agents/test_maxent_irl.py::test_optimizer_key_picks_the_update_rule",
         "demos": "agents/test_maxent_irl.py::test_demos_key_learns_from_recorded_episodes",
     },
+    "bc": {
+        "demos": "agents/test_bc.py::test_demonstrations_are_required_and_must_fit_the_env",
+        "n_demos": "agents/test_bc.py::test_n_demos_takes_the_first_episodes",
+    },
+    "dagger": {
+        "expert": "agents/test_dagger.py::test_the_expert_is_required_and_must_fit",
+    },
+    **{algo: {
+        **PPO_SWITCHES,
+        **{key.replace("approximator.", "discriminator.", 1): test
+           for key, test in COMMON.items() if key.startswith("approximator.")},
+        **dict.fromkeys(("discriminator.type", "discriminator.activation",
+                         "discriminator.norm", "discriminator.layer_norm"),
+                        "agents/test_gail.py::test_the_discriminator_key_builds_ds_torso"),
+        "demos": "agents/test_gail.py::test_bad_values_are_config_errors",
+        "n_demos": "agents/test_gail.py::test_n_demos_takes_the_first_episodes",
+        "penalty": "agents/test_gail.py::test_the_penalty_key_picks_the_penalty",
+        "generator": "agents/test_gail.py::test_the_generator_key_picks_the_policys_update",
+        "normalize_learned_reward":
+            "agents/test_gail.py::test_normalize_learned_reward_off_keeps_softplus_of_the_logit",
+        **({"state_only": "agents/test_airl.py::test_state_only_makes_g_a_function_of_the_state"}
+           if algo == "airl" else {}),
+    } for algo in ("gail", "airl")},
     **{algo: {
         "lr_schedule": "agents/test_tabular.py::test_schedules",
     } for algo in ("qlearning", "sarsa", "expected_sarsa", "td0")},
