@@ -246,6 +246,6 @@ def test_resume_continues_bit_for_bit(cartpole_demos, interrupt_and_resume):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gail_learns_cartpole_from_10_demonstrations(learns, cartpole_demos, seed):
-    """The shipped CartPole entry (100k steps, a BC warm start). 10 of 10 seeds at 500 in
-    every evaluation, every 10k steps (benchmarks/LEARNING.md)."""
-    learns("gail", "CartPole-v1", seed=seed, bar=475, demos=cartpole_demos)
+    """The shipped CartPole entry (a BC warm start), its budget lowered to 50k steps
+    (benchmarks/LEARNING.md: 10 of 10 seeds at 500 at 50k, and at the shipped 100k)."""
+    learns("gail", "CartPole-v1", seed=seed, bar=475, budget=50_000, demos=cartpole_demos)
