@@ -32,7 +32,7 @@ from rlkit.agents.gail import GAIL, GAILConfig
 from rlkit.approximators.gan import Discriminator, discriminator_loss
 from rlkit.config import ApproximatorConfig
 from rlkit.core.aligned import to_tensor
-from rlkit.core.rollout import from_env_actions, to_env_actions
+from rlkit.core.rollout import from_env_actions
 from rlkit.errors import ConfigError
 
 
@@ -122,16 +122,9 @@ class AIRL(GAIL):
                                 demos.terminated, log_probs)
 
     def rollout_rows(self) -> Transitions:
-        buffer = self.buffer
-        next_obs = np.concatenate([buffer.obs[1:], self.last_obs[None]])
-
-        def flat(x: np.ndarray) -> np.ndarray:
-            return x.reshape(-1, *x.shape[2:])
-
-        return self.transitions(flat(buffer.obs),
-                                to_env_actions(flat(buffer.actions), self.action_space),
-                                flat(next_obs), flat(buffer.terminated),
-                                torch.as_tensor(flat(buffer.log_probs), device=self.device))
+        obs, actions, next_obs, terminated, log_probs = self.rollout_transitions()
+        return self.transitions(obs, actions, next_obs, terminated,
+                                torch.as_tensor(log_probs, device=self.device))
 
     def discriminator_step(self, expert: Transitions, agent: Transitions) -> torch.Tensor:
         expert_logits = self.discriminator(expert) - expert.log_probs

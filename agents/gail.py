@@ -144,18 +144,23 @@ class GAIL(PPO):
             self.packed_expert = rows
         return rows
 
-    def rollout_rows(self) -> torch.Tensor:
-        """Every (step, env) of the rollout as D's packed rows, (step, env) order; s' of the
-        last step is the observation the rollout ended on (an autoreset step's stored
-        observation is its episode's true final one)."""
+    def rollout_transitions(self) -> tuple[np.ndarray, ...]:
+        """The rollout's (s, a, s', terminated, log pi(a|s)), flat in (step, env) order, a as
+        the env took it; s' of the last step is the observation the rollout ended on (an
+        autoreset step's stored observation is its episode's true final one)."""
         buffer = self.buffer
         next_obs = np.concatenate([buffer.obs[1:], self.last_obs[None]])
 
         def flat(x: np.ndarray) -> np.ndarray:
             return x.reshape(-1, *x.shape[2:])
 
-        actions = to_env_actions(flat(buffer.actions), self.action_space)
-        return self.discriminator.pack(flat(buffer.obs), actions, flat(next_obs))
+        return (flat(buffer.obs), to_env_actions(flat(buffer.actions), self.action_space),
+                flat(next_obs), flat(buffer.terminated), flat(buffer.log_probs))
+
+    def rollout_rows(self) -> torch.Tensor:
+        """Every (step, env) of the rollout as D's packed rows."""
+        obs, actions, next_obs, _, _ = self.rollout_transitions()
+        return self.discriminator.pack(obs, actions, next_obs)
 
     def collect(self) -> None:
         if not self.warm_started:  # before the first rollout, which is then the cloned policy's

@@ -18,7 +18,7 @@ import argparse
 import time
 
 import gymnasium as gym
-import numpy as np
+from imitation_vs import random_score
 
 import rlkit
 from rlkit.agents.airl import LearnedReward
@@ -26,19 +26,6 @@ from rlkit.config import parse_set, to_dict
 from rlkit.core.demonstrations import load_demonstrations
 from rlkit.training.environment import make_vec_env
 from rlkit.training.evaluation import evaluate
-
-
-def random_score(env_id: str, episodes: int, seed: int = 1_000_000) -> float:
-    env, returns = gym.make(env_id), []
-    env.action_space.seed(seed)
-    for i in range(episodes):
-        env.reset(seed=seed + i)
-        done, total = False, 0.0
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total, done = total + float(reward), terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 def transfer(env_id: str, demos: str, seed: int, airl_steps: int | None,

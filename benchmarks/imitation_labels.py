@@ -58,7 +58,7 @@ def main() -> None:
     demos = load_demonstrations(args.demos)
     expert = float(demos.returns.mean())
     if args.random is None:
-        from airl_transfer import random_score
+        from imitation_vs import random_score
 
         args.random = random_score(args.env, EPISODES)
     print(f"{args.env}: expert {expert:.1f}, random {args.random:.1f}, bar {args.bar}")
