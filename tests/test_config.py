@@ -16,19 +16,20 @@ def test_per_env_values_override_defaults():
 
 
 @pytest.mark.parametrize("torso, expected", [
-    ("mlp", (1, 2048, 64, 3e-4, False, False, None, 0.0)),  # PPO's defaults
+    ("mlp", (1, 2048, 64, 3e-4, False, False, None, 0.0, True)),  # PPO's defaults
     # memory_defaults
-    *[(torso, (8, 64, 256, 1e-3, True, True, 0.02, 0.01))
+    *[(torso, (8, 64, 256, 1e-3, True, True, 0.02, 0.01, False))
       for torso in ("lstm", "gru", "rnn", "attention")],
 ])
 def test_a_memory_torso_without_an_entry_gets_the_memory_defaults(torso, expected):
     """No entry for the env: a memory torso takes configs/ppo.yaml's memory_defaults (short
     whole sequences from 8 envs, several gradient steps a rollout, lr 1e-3 and the clip range
-    decayed, a target KL, an entropy bonus), a feed-forward one the defaults."""
+    decayed, a target KL, an entropy bonus, raw advantages), a feed-forward one the defaults."""
     cfg = resolve_config(PPOConfig, "ppo", "rlkit/TMaze-v0",
                          overrides={"approximator": {"type": torso}})
     assert (cfg.n_envs, cfg.n_steps, cfg.batch_size, cfg.learning_rate, cfg.anneal_lr,
-            cfg.anneal_clip_range, cfg.target_kl, cfg.ent_coef) == expected
+            cfg.anneal_clip_range, cfg.target_kl, cfg.ent_coef, cfg.normalize_advantage
+            ) == expected
 
 
 def test_an_entry_a_file_and_set_win_over_the_memory_defaults(tmp_path):

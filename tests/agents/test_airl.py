@@ -113,6 +113,7 @@ def test_resume_continues_bit_for_bit(cartpole_demos, interrupt_and_resume):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_airl_learns_cartpole_from_10_demonstrations(learns, cartpole_demos, seed):
-    """The shipped CartPole entry, its budget lowered to 100k steps (benchmarks/LEARNING.md:
-    10 of 10 seeds at 500 at 100k, and at the shipped 150k)."""
-    learns("airl", "CartPole-v1", seed=seed, bar=475, budget=100_000, demos=cartpole_demos)
+    """The shipped CartPole entry at its full 150k steps (~30 s). Lowered to 100k it was 10 of
+    10 natively, but 9 of 10 under MKL's COMPATIBLE path (seed 2: 286, still wandering), a
+    budget with no margin; at 150k 10 of 10 under both (benchmarks/LEARNING.md)."""
+    learns("airl", "CartPole-v1", seed=seed, bar=475, demos=cartpole_demos)

@@ -288,12 +288,13 @@ def test_ppo_with_memory_learns_cartpole_without_velocities_with_an_lstm(learns,
 def test_ppo_with_only_an_lstm_set_learns_the_tmaze_from_the_memory_defaults(learns, seed):
     """rlkit/TMaze-v0 has no entry: PPO with nothing but approximator.type=lstm takes the
     defaults and configs/ppo.yaml's memory_defaults (8 envs x 64 steps, batch 256, lr 1e-3
-    and the clip range decayed to 0, a target KL of 0.02, entropy bonus 0.01). The cue is
-    seen at the first step and acted on 6 steps later; optimum 0.94, a memoryless policy
-    -0.06 on average, waiting at the junction -0.21. With sb3-contrib's defaults in their
-    place (1 env x 128 steps, lr 3e-4, no bonus) seed 0 ended at 0.27. 2026-12-07, seeds 0-9:
-    0.94 on all ten at 200k (~45 s each); without the clip decay and the target KL, 9 of 10
-    (benchmarks/LEARNING.md)."""
+    and the clip range decayed to 0, a target KL of 0.02, entropy bonus 0.01, advantages not
+    normalized). The cue is seen at the first step and acted on 6 steps later; optimum 0.94,
+    a memoryless policy -0.06 on average, waiting at the junction -0.21. With sb3-contrib's
+    defaults in their place (1 env x 128 steps, lr 3e-4, no bonus) seed 0 ended at 0.27.
+    2026-12-08, seeds 0-9: 0.94 on all ten at 200k (~45 s each), natively, under oneDNN's
+    AVX2 code and under MKL's COMPATIBLE path; with advantages normalized 8 and 9 of 10 under
+    those two (benchmarks/LEARNING.md)."""
     learns("ppo", "rlkit/TMaze-v0", seed=seed, bar=0.9, budget=200_000, episodes=50,
            approximator={"type": "lstm"})
 
